@@ -1,0 +1,35 @@
+# Quick start: `make demo` (installs if needed, then runs the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-all bench demo lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch: a plain `torch` would pull a CUDA build of several GB.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/features.py
+
+demo: install
+	$(VENV)/bin/speechmusic demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench tools
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,355 @@
+"""Audio input: decoding, resampling, peak normalisation and block streaming.
+
+Files are read with soundfile (libsndfile); what libsndfile cannot read (mp3 on old builds, m4a/aac,
+video containers) is decoded by an ``ffmpeg`` subprocess. Resampling uses soxr. Every problem with a
+file is raised as a :class:`~speechmusic.errors.AudioError` subclass naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from speechmusic.errors import (
+    AudioDecodeError,
+    AudioFileNotFoundError,
+    ConfigError,
+    EmptyAudioError,
+    NonFiniteAudioError,
+    UnsupportedAudioError,
+)
+
+__all__ = [
+    "AudioInfo",
+    "audio_info",
+    "load_audio",
+    "iter_audio_blocks",
+    "resample",
+    "to_mono",
+    "peak_normalize",
+    "check_finite",
+    "AUDIO_EXTENSIONS",
+]
+
+#: Extensions treated as audio when a directory is scanned.
+AUDIO_EXTENSIONS = (
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au",
+    ".wma", ".mp4", ".mkv", ".webm", ".mov", ".avi", ".caf", ".w64",
+)
+
+MAX_CHANNELS = 8
+_FFMPEG_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, before decoding: native rate, channels, frames, duration in seconds."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    backend: str  # "soundfile" or "ffmpeg"
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+# ----------------------------------------------------------------------------- array helpers
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average channels. ``audio`` is ``[channels, samples]`` or ``[samples]``; returns ``[samples]``."""
+    if audio.ndim == 1:
+        return audio
+    return audio.mean(axis=0, dtype=np.float32)
+
+
+def resample(audio: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample ``[samples]`` or ``[channels, samples]`` float32 audio with soxr (HQ)."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ConfigError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    if orig_sr == target_sr:
+        return audio.astype(np.float32, copy=False)
+    if audio.ndim == 1:
+        return soxr.resample(audio, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
+    out = soxr.resample(np.ascontiguousarray(audio.T), orig_sr, target_sr, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def peak_normalize(audio: np.ndarray, *, peak: float | None = None) -> np.ndarray:
+    """Scale so that the largest absolute sample is 1 (the paper's [-1, 1] normalisation).
+
+    Silence (all zeros) is returned unchanged. ``peak`` overrides the measured peak, which lets a
+    streamed file be normalised by the peak of the whole file.
+    """
+    if peak is None:
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 0.0:
+        return (audio * np.float32(1.0 / peak)).astype(np.float32, copy=False)
+    return audio
+
+
+def check_finite(audio: np.ndarray, path: str | os.PathLike | None = None) -> None:
+    """Raise :class:`NonFiniteAudioError` if ``audio`` holds NaN or infinite samples."""
+    if not np.isfinite(audio).all():
+        bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise NonFiniteAudioError(path, f"{bad} NaN or infinite sample(s); the file is damaged")
+
+
+# ----------------------------------------------------------------------------- probing
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileNotFoundError(p, "no such file")
+    if p.is_dir():
+        raise AudioDecodeError(p, "is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise EmptyAudioError(p, "the file is empty (0 bytes)")
+    return p
+
+
+def _ffprobe(path: Path) -> AudioInfo:
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise AudioDecodeError(
+            path,
+            "libsndfile cannot read this format and ffmpeg/ffprobe is not installed "
+            "(install ffmpeg, e.g. `apt-get install ffmpeg`, to read mp3/m4a/video files)",
+        )
+    cmd = [exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "stream=sample_rate,channels,duration,duration_ts,time_base:format=duration",
+           "-of", "json", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        meta = json.loads(proc.stdout or "{}")
+        stream = meta["streams"][0]
+    except (ValueError, KeyError, IndexError):
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"
+        raise AudioDecodeError(path, f"cannot decode: {reason}") from None
+    sr = int(stream.get("sample_rate", 0) or 0)
+    channels = int(stream.get("channels", 0) or 0)
+    duration = stream.get("duration") or meta.get("format", {}).get("duration") or 0.0
+    if sr <= 0 or channels <= 0:
+        raise AudioDecodeError(path, "ffprobe found no usable audio stream")
+    return AudioInfo(str(path), sr, channels, int(round(float(duration) * sr)), "ffmpeg")
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Probe a file without decoding it.
+
+    Raises:
+        AudioFileNotFoundError, EmptyAudioError, AudioDecodeError, UnsupportedAudioError
+    """
+    p = _check_path(path)
+    try:
+        info = sf.info(str(p))
+        result = AudioInfo(str(p), int(info.samplerate), int(info.channels), int(info.frames),
+                           "soundfile")
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        result = _ffprobe(p)
+    if result.channels > MAX_CHANNELS:
+        raise UnsupportedAudioError(p, f"{result.channels} channels; at most {MAX_CHANNELS} are supported")
+    if result.frames == 0 and result.backend == "soundfile":
+        raise EmptyAudioError(p, "the file holds no audio samples")
+    return result
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def _ffmpeg_cmd(path: Path, *, channels: int, sr: int, offset: float, duration: float | None) -> list[str]:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise AudioDecodeError(path, "libsndfile cannot read this format and ffmpeg is not installed")
+    cmd = [exe, "-v", "error", "-nostdin"]
+    if offset > 0:
+        cmd += ["-ss", f"{offset:.6f}"]
+    cmd += ["-i", str(path)]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.6f}"]
+    # ffmpeg resamples here with its own resampler only when asked; we keep the native rate and
+    # resample with soxr so that every backend goes through the same resampler.
+    cmd += ["-vn", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "-"]
+    return cmd
+
+
+def _read_ffmpeg(path: Path, info: AudioInfo, offset: float, duration: float | None) -> np.ndarray:
+    cmd = _ffmpeg_cmd(path, channels=info.channels, sr=info.sample_rate, offset=offset, duration=duration)
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioDecodeError(path, f"ffmpeg failed: {reason[-1] if reason else proc.returncode}")
+    data = np.frombuffer(proc.stdout, dtype="<f4")
+    usable = data.size - data.size % info.channels
+    return data[:usable].reshape(-1, info.channels).T.copy()
+
+
+def _read_soundfile(path: Path, info: AudioInfo, offset: float, duration: float | None) -> np.ndarray:
+    start = int(round(offset * info.sample_rate))
+    stop = None if duration is None else start + int(round(duration * info.sample_rate))
+    try:
+        data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioDecodeError(path, f"cannot decode: {exc}") from None
+    return np.ascontiguousarray(data.T)
+
+
+def load_audio(
+    path: str | os.PathLike,
+    *,
+    sr: int | None = 22050,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Load an audio file as float32.
+
+    Args:
+        path: the file.
+        sr: target sample rate; ``None`` keeps the file's own rate.
+        mono: average channels into one.
+        offset: start reading this many seconds in.
+        duration: read at most this many seconds.
+        normalize: peak-normalise into [-1, 1], as the paper does (peak measured at the file's
+            own rate, so resampling may overshoot it by a fraction of a percent).
+
+    Returns:
+        ``[samples]`` if ``mono`` else ``[channels, samples]``, float32.
+
+    Raises:
+        AudioFileNotFoundError, EmptyAudioError, AudioDecodeError, NonFiniteAudioError,
+        UnsupportedAudioError: each message names the file and the reason.
+    """
+    if offset < 0:
+        raise ConfigError(f"offset must be >= 0, got {offset}")
+    if duration is not None and duration <= 0:
+        raise ConfigError(f"duration must be > 0, got {duration}")
+    info = audio_info(path)
+    p = Path(path)
+    if info.backend == "soundfile":
+        audio = _read_soundfile(p, info, offset, duration)
+    else:
+        audio = _read_ffmpeg(p, info, offset, duration)
+    if audio.shape[-1] == 0:
+        if offset > 0 and offset >= info.duration:
+            raise EmptyAudioError(p, f"offset {offset:.3f} s is past the end ({info.duration:.3f} s)")
+        raise EmptyAudioError(p, "the file decodes to zero samples")
+    check_finite(audio, p)
+    if mono:
+        audio = to_mono(audio)
+    if normalize:
+        # The peak is taken at the native rate, before resampling, so that a streamed file
+        # (iter_audio_blocks) gets exactly the same gain.
+        audio = peak_normalize(audio)
+    if sr is not None:
+        audio = resample(audio, orig_sr=info.sample_rate, target_sr=sr)
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+def _native_blocks(p: Path, info: AudioInfo, frames: int) -> Iterator[np.ndarray]:
+    """Yield ``[frames, channels]`` float32 blocks of the file at its native rate."""
+    if info.backend == "soundfile":
+        try:
+            with sf.SoundFile(str(p)) as f:
+                while True:
+                    block = f.read(frames, dtype="float32", always_2d=True)
+                    if block.shape[0] == 0:
+                        return
+                    yield block
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioDecodeError(p, f"cannot decode: {exc}") from None
+        return
+    cmd = _ffmpeg_cmd(p, channels=info.channels, sr=info.sample_rate, offset=0.0, duration=None)
+    bytes_per_block = frames * info.channels * 4
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        stdout = proc.stdout  # never None: PIPE was asked for
+        while stdout is not None:
+            raw = stdout.read(bytes_per_block)
+            if not raw:
+                break
+            data = np.frombuffer(raw[: len(raw) - len(raw) % (4 * info.channels)], dtype="<f4")
+            yield data.reshape(-1, info.channels)
+        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        if proc.wait() != 0:
+            raise AudioDecodeError(p, f"ffmpeg failed: {err.splitlines()[-1] if err else proc.returncode}")
+
+
+def _file_peak(p: Path, info: AudioInfo, frames: int) -> float:
+    peak = 0.0
+    for block in _native_blocks(p, info, frames):
+        check_finite(block, p)
+        peak = max(peak, float(np.max(np.abs(block.mean(axis=1)))))
+    return peak
+
+
+def iter_audio_blocks(
+    path: str | os.PathLike,
+    *,
+    sr: int = 22050,
+    block_seconds: float = 60.0,
+    normalize: bool = True,
+) -> Iterator[np.ndarray]:
+    """Stream a file of any length as mono float32 blocks at ``sr``, in bounded memory.
+
+    Every block has ``round(block_seconds * sr)`` samples except the last. Concatenated, the blocks
+    equal ``load_audio(path, sr=sr)`` up to the resampler's streaming round-off. With ``normalize``
+    the file is read twice: once for its peak, once for the samples.
+
+    Yields:
+        ``[samples]`` float32 arrays.
+    """
+    if block_seconds <= 0:
+        raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
+    p = Path(path)
+    info = audio_info(p)
+    native_frames = max(1, int(round(block_seconds * info.sample_rate)))
+    block_len = max(1, int(round(block_seconds * sr)))
+    peak = _file_peak(p, info, native_frames) if normalize else 0.0
+    scale = np.float32(1.0 / peak) if peak > 0 else np.float32(1.0)
+    stream = None if info.sample_rate == sr else soxr.ResampleStream(
+        info.sample_rate, sr, 1, dtype="float32", quality="HQ")
+    pending: list[np.ndarray] = []
+    pending_len = 0
+    produced = 0
+    for block in _native_blocks(p, info, native_frames):
+        check_finite(block, p)
+        mono = block.mean(axis=1, dtype=np.float32)
+        out = mono if stream is None else stream.resample_chunk(mono, last=False)
+        if out.size:
+            pending.append(out)
+            pending_len += out.size
+        while pending_len >= block_len:
+            joined = np.concatenate(pending)
+            yield joined[:block_len] * scale
+            produced += block_len
+            rest = joined[block_len:]
+            pending, pending_len = ([rest], rest.size) if rest.size else ([], 0)
+    if stream is not None:
+        tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if tail.size:
+            pending.append(tail)
+            pending_len += tail.size
+    if produced == 0 and pending_len == 0:
+        raise EmptyAudioError(p, "the file decodes to zero samples")
+    if pending_len:
+        joined = np.concatenate(pending)
+        while joined.size:
+            yield joined[:block_len] * scale
+            joined = joined[block_len:]

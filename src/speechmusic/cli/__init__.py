@@ -1,0 +1,47 @@
+"""The ``speechmusic`` command: one module per verb, each parsing arguments and calling the library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from speechmusic import __version__
+from speechmusic.errors import SpeechMusicError
+
+__all__ = ["main", "build_parser"]
+
+# verb -> module under speechmusic.cli holding `add_parser(subparsers)` and `run(args) -> int`
+VERBS = ("info", "features", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="speechmusic", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"speechmusic {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        importlib.import_module(f"speechmusic.cli.{verb}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except SpeechMusicError as exc:
+        print(f"speechmusic: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("speechmusic: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

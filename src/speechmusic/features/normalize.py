@@ -1,0 +1,79 @@
+"""Feature-wise normalisation fitted on training data only (zero mean, scaled into [-1, 1])."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from speechmusic.errors import ConfigError
+
+__all__ = ["FeatureNormalizer"]
+
+
+class FeatureNormalizer:
+    """Per-feature (per band or coefficient) ``(x - mean) / max|x - mean|``.
+
+    Fitted in one streaming pass over ``[n_features, frames]`` matrices (sum, count, min, max per
+    feature), so it never holds the training set in memory. After fitting, training data lies in
+    [-1, 1] with zero mean per feature; unseen data may exceed the range slightly, as it should.
+    """
+
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float32)
+
+    @property
+    def fitted(self) -> bool:
+        return self.mean is not None and self.scale is not None
+
+    def fit(self, features: Iterable[np.ndarray]) -> FeatureNormalizer:
+        """Fit on training clips, each ``[n_features, frames]`` (or patches ``[..., F, T]``)."""
+        total = sq_min = sq_max = None
+        count = 0
+        for feats in features:
+            a = np.asarray(feats, dtype=np.float64)
+            if a.ndim < 2:
+                raise ConfigError(f"expected [..., n_features, frames], got shape {a.shape}")
+            a = np.moveaxis(a, -2, 0).reshape(a.shape[-2], -1)
+            if not np.isfinite(a).all():
+                raise ConfigError("non-finite feature values in the training data")
+            if total is None:
+                total, sq_min, sq_max = a.sum(1), a.min(1), a.max(1)
+            else:
+                if a.shape[0] != total.shape[0]:
+                    raise ConfigError(f"feature count changed from {total.shape[0]} to {a.shape[0]}")
+                total += a.sum(1)
+                sq_min = np.minimum(sq_min, a.min(1))
+                sq_max = np.maximum(sq_max, a.max(1))
+            count += a.shape[1]
+        if total is None or count == 0:
+            raise ConfigError("cannot fit a normaliser on no data")
+        mean = total / count
+        scale = np.maximum(sq_max - mean, mean - sq_min)
+        scale[scale <= 0] = 1.0  # a constant feature stays at zero rather than dividing by zero
+        self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
+        return self
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Normalise ``[..., n_features, frames]``; the feature axis is second to last."""
+        if not self.fitted:
+            raise ConfigError("the normaliser is not fitted; call fit() on training data first")
+        a = np.asarray(features, dtype=np.float32)
+        if a.shape[-2] != self.mean.shape[0]:
+            raise ConfigError(f"normaliser fitted on {self.mean.shape[0]} features, got {a.shape[-2]}")
+        return (a - self.mean[:, None]) / self.scale[:, None]
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.fitted:
+            return {"mean": None, "scale": None}
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureNormalizer:
+        return cls(data.get("mean"), data.get("scale"))
+
+    def __repr__(self) -> str:
+        n = None if self.mean is None else self.mean.shape[0]
+        return f"FeatureNormalizer(n_features={n}, fitted={self.fitted})"

@@ -1,0 +1,194 @@
+"""load_audio and iter_audio_blocks: formats, rates, channels, and every kind of bad input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechmusic.audio import audio_info, iter_audio_blocks, load_audio, peak_normalize
+from speechmusic.errors import (
+    AudioDecodeError,
+    AudioError,
+    AudioFileNotFoundError,
+    EmptyAudioError,
+    NonFiniteAudioError,
+    SpeechMusicError,
+    UnsupportedAudioError,
+)
+from tests.conftest import chirp, shared_path, tone
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+def test_bit_depths_decode_to_the_same_signal(write_wav, subtype):
+    x = tone(22050, 0.5, amp=0.8)
+    path = write_wav(f"t_{subtype}.wav", x, 22050, subtype)
+    y = load_audio(path, sr=22050, normalize=False)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    tol = 1e-4 if subtype == "PCM_16" else 1e-6
+    np.testing.assert_allclose(y, x, atol=tol)
+
+
+@pytest.mark.parametrize("sr_in", [8000, 11025, 16000, 22050, 44100, 48000, 96000])
+def test_sample_rates_resample_to_target(write_wav, sr_in):
+    x = tone(sr_in, 1.0, freq=440.0)
+    path = write_wav(f"r{sr_in}.wav", x, sr_in)
+    y = load_audio(path, sr=22050, normalize=False)
+    assert abs(len(y) - 22050) <= 1
+    # The tone survives resampling: its spectrum peaks at 440 Hz.
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    assert abs(np.argmax(spec) * 22050 / len(y) - 440) < 2
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6, 8])
+def test_channels_are_averaged_to_mono(write_wav, channels):
+    x = np.stack([tone(16000, 0.25, amp=0.1 * (c + 1)) for c in range(channels)])
+    path = write_wav(f"c{channels}.wav", x, 16000)
+    mono = load_audio(path, sr=16000, normalize=False)
+    np.testing.assert_allclose(mono, x.mean(0), atol=1e-4)
+    multi = load_audio(path, sr=16000, mono=False, normalize=False)
+    assert multi.shape == (channels, x.shape[1])
+
+
+def test_more_than_eight_channels_is_refused(write_wav):
+    path = write_wav("c9.wav", np.zeros((9, 1000), dtype=np.float32), 16000)
+    with pytest.raises(UnsupportedAudioError, match="c9.wav.*9 channels"):
+        load_audio(path)
+
+
+def test_peak_normalisation_and_flag(write_wav):
+    path = write_wav("quiet.wav", tone(22050, 0.2, amp=0.1), 22050)
+    assert np.max(np.abs(load_audio(path))) == pytest.approx(1.0, abs=1e-6)
+    assert np.max(np.abs(load_audio(path, normalize=False))) == pytest.approx(0.1, abs=1e-3)
+    silence = np.zeros(100, dtype=np.float32)
+    np.testing.assert_array_equal(peak_normalize(silence), silence)
+
+
+def test_offset_and_duration(write_wav):
+    x = chirp(22050, 2.0)
+    path = write_wav("c.wav", x, 22050)
+    y = load_audio(path, sr=22050, offset=0.5, duration=1.0, normalize=False)
+    np.testing.assert_allclose(y, x[11025:33075], atol=1e-4)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioFileNotFoundError, match="nothere.wav.*no such file"):
+        load_audio(tmp_path / "nothere.wav")
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyAudioError, match="empty.wav"):
+        load_audio(path)
+
+
+def test_header_only_wav_has_no_samples(write_wav):
+    path = write_wav("noframes.wav", np.zeros(0, dtype=np.float32), 22050)
+    with pytest.raises(EmptyAudioError, match="noframes.wav"):
+        load_audio(path)
+
+
+def test_garbage_file_is_a_decode_error(tmp_path, monkeypatch):
+    path = tmp_path / "garbage.wav"
+    path.write_bytes(b"RIFF\x00\x00junk" + bytes(range(256)) * 4)
+    with pytest.raises(AudioDecodeError, match="garbage.wav"):
+        load_audio(path)
+    # Without ffmpeg the message says how to get it.
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(AudioDecodeError, match="ffmpeg"):
+        load_audio(path)
+
+
+def test_truncated_wav_gives_the_samples_it_holds_or_a_clear_error(write_wav):
+    x = tone(22050, 1.0)
+    path = write_wav("trunc.wav", x, 22050, "PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # header still claims the full length
+    try:
+        y = load_audio(path, sr=22050, normalize=False)
+    except AudioError as exc:
+        assert "trunc.wav" in str(exc)
+    else:
+        # libsndfile clips the claimed length to what is there: the first half, intact.
+        assert 0 < len(y) < len(x)
+        np.testing.assert_allclose(y, x[: len(y)], atol=1e-4)
+
+
+def test_nan_and_inf_samples_are_refused(write_wav):
+    x = tone(22050, 0.1)
+    x[10] = np.nan
+    path = write_wav("nan.wav", x, 22050, "FLOAT")
+    with pytest.raises(NonFiniteAudioError, match="nan.wav.*NaN or infinite"):
+        load_audio(path)
+    x[10] = np.inf
+    path = write_wav("inf.wav", x, 22050, "FLOAT")
+    with pytest.raises(NonFiniteAudioError, match="inf.wav"):
+        load_audio(path)
+    with pytest.raises(NonFiniteAudioError, match="inf.wav"):
+        list(iter_audio_blocks(path, sr=22050, block_seconds=0.05))
+
+
+def test_every_audio_error_is_a_speechmusic_error():
+    assert issubclass(AudioError, SpeechMusicError)
+    assert issubclass(AudioFileNotFoundError, FileNotFoundError)
+
+
+def test_shorter_than_one_window_still_loads(write_wav):
+    path = write_wav("tiny.wav", tone(22050, 0.001), 22050)
+    assert load_audio(path).shape == (22,)
+
+
+@pytest.mark.parametrize("block_seconds", [0.3, 1.0, 10.0])
+@pytest.mark.parametrize("sr_in", [16000, 22050, 44100])
+def test_blocks_concatenate_to_the_whole_file(write_wav, block_seconds, sr_in):
+    x = chirp(sr_in, 2.3) * 0.5
+    path = write_wav("long.wav", x, sr_in)
+    whole = load_audio(path, sr=22050)
+    blocks = list(iter_audio_blocks(path, sr=22050, block_seconds=block_seconds))
+    block_len = int(round(block_seconds * 22050))
+    assert all(len(b) == block_len for b in blocks[:-1])
+    joined = np.concatenate(blocks)
+    assert abs(len(joined) - len(whole)) <= 1
+    n = min(len(joined), len(whole))
+    # soxr's streaming and one-shot modes agree to round-off away from the file edges.
+    np.testing.assert_allclose(joined[100: n - 100], whole[100: n - 100], atol=1e-4)
+    # Peak-normalised at the native rate: resampling may overshoot by inter-sample peaks.
+    assert np.max(np.abs(joined)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_info(write_wav):
+    path = write_wav("i.wav", np.zeros((2, 4410), dtype=np.float32), 44100)
+    info = audio_info(path)
+    assert (info.sample_rate, info.channels, info.frames) == (44100, 2, 4410)
+    assert info.duration == pytest.approx(0.1)
+
+
+def test_reads_real_ogg():
+    path = shared_path("librosa-data", "audio", "198-209-0000.ogg")
+    y = load_audio(path, sr=16000)
+    assert y.ndim == 1 and len(y) > 16000 and np.max(np.abs(y)) == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_ffmpeg_fallback_reads_m4a(tmp_path, write_wav):
+    src = write_wav("src.wav", tone(22050, 1.0), 22050)
+    dst = tmp_path / "clip.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), str(dst)], check=True)
+    y = load_audio(dst, sr=22050)
+    assert abs(len(y) - 22050) < 2048  # AAC adds priming samples
+    blocks = list(iter_audio_blocks(dst, sr=22050, block_seconds=0.25))
+    assert abs(sum(map(len, blocks)) - len(y)) < 2048
+
+
+def test_directory_is_not_audio(tmp_path):
+    with pytest.raises(AudioDecodeError, match="directory"):
+        load_audio(tmp_path)
+
+
+def test_sf_roundtrip_sanity(write_wav):
+    path = write_wav("s.wav", tone(8000, 0.1), 8000, "PCM_16")
+    assert sf.info(str(path)).samplerate == 8000
