@@ -299,12 +299,38 @@ def _file_peak(p: Path, info: AudioInfo, frames: int) -> float:
     return peak
 
 
+def _ffmpeg_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndarray]:
+    """ffmpeg decodes, downmixes, resamples and quantises to 16 bits, exactly as
+    inaSpeechSegmenter prepares its input (``ffmpeg -i IN -ar SR -ac 1 tmp.wav``)."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise AudioDecodeError(p, "decoder='ffmpeg' needs ffmpeg (e.g. `apt-get install ffmpeg`)")
+    cmd = [exe, "-v", "error", "-nostdin", "-i", str(p), "-vn", "-ar", str(sr), "-ac", "1",
+           "-f", "s16le", "-acodec", "pcm_s16le", "-"]
+    produced = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        stdout = proc.stdout  # never None: PIPE was asked for
+        while stdout is not None:
+            raw = stdout.read(block_len * 2)
+            if not raw:
+                break
+            data = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
+            produced += data.size
+            yield data.astype(np.float32) / np.float32(32768.0)
+        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        if proc.wait() != 0:
+            raise AudioDecodeError(p, f"ffmpeg failed: {err.splitlines()[-1] if err else proc.returncode}")
+    if produced == 0:
+        raise EmptyAudioError(p, "the file decodes to zero samples")
+
+
 def iter_audio_blocks(
     path: str | os.PathLike,
     *,
     sr: int = 22050,
     block_seconds: float = 60.0,
     normalize: bool = True,
+    decoder: str = "auto",
 ) -> Iterator[np.ndarray]:
     """Stream a file of any length as mono float32 blocks at ``sr``, in bounded memory.
 
@@ -312,13 +338,21 @@ def iter_audio_blocks(
     equal ``load_audio(path, sr=sr)`` up to the resampler's streaming round-off. With ``normalize``
     the file is read twice: once for its peak, once for the samples.
 
+    ``decoder="ffmpeg"`` instead lets ffmpeg decode, downmix, resample and quantise to 16 bits, as
+    inaSpeechSegmenter does (no normalisation): the way to reproduce its results sample for sample.
+
     Yields:
         ``[samples]`` float32 arrays.
     """
     if block_seconds <= 0:
         raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
+    if decoder not in ("auto", "ffmpeg"):
+        raise ConfigError(f"decoder must be 'auto' or 'ffmpeg', got {decoder!r}")
     p = Path(path)
     info = audio_info(p)
+    if decoder == "ffmpeg":
+        yield from _ffmpeg_pcm16_blocks(p, sr=sr, block_len=max(1, int(round(block_seconds * sr))))
+        return
     native_frames = max(1, int(round(block_seconds * info.sample_rate)))
     block_len = max(1, int(round(block_seconds * sr)))
     peak = _file_peak(p, info, native_frames) if normalize else 0.0

@@ -277,11 +277,10 @@ def main():
         lseg = segs[(engine, gender)].segment_feats(mspec, loge, difflen, 0)
         pipe["seg_%s_labels" % tag], pipe["seg_%s_start" % tag], pipe["seg_%s_stop" % tag] = \
             seg_arrays(lseg)
+        print("synthetic", tag, lseg, flush=True)
         lseg = segs[(engine, gender)].segment_feats(s_mspec, s_loge, s_difflen, 0)
         (pipe["short_seg_%s_labels" % tag], pipe["short_seg_%s_start" % tag],
          pipe["short_seg_%s_stop" % tag]) = seg_arrays(lseg)
-        print("synthetic", tag, segs[(engine, gender)].segment_feats(mspec, loge, difflen, 0),
-              flush=True)
     np.savez_compressed(out / "ina_pipeline.npz", **pipe)
 
     if args.skip_segments:

@@ -12,8 +12,14 @@ from speechmusic.errors import SpeechMusicError
 
 __all__ = ["main", "build_parser"]
 
-# verb -> module under speechmusic.cli holding `add_parser(subparsers)` and `run(args) -> int`
-VERBS = ("info", "features", "demo")
+
+
+def _verb_modules() -> list[str]:
+    """Every module of this package is a verb: it has ``add_parser(subparsers)``; the parser it
+    adds sets ``run(args) -> int`` as its default."""
+    import pkgutil
+
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"speechmusic {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb in VERBS:
+    for verb in _verb_modules():
         importlib.import_module(f"speechmusic.cli.{verb}").add_parser(sub)
     return parser
 
