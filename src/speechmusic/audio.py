@@ -138,6 +138,7 @@ def _ffprobe(path: Path) -> AudioInfo:
         stream = meta["streams"][0]
     except (ValueError, KeyError, IndexError):
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"
+        reason = reason.replace(f"{path}: ", "")  # ffprobe repeats the path
         raise AudioDecodeError(path, f"cannot decode: {reason}") from None
     sr = int(stream.get("sample_rate", 0) or 0)
     channels = int(stream.get("channels", 0) or 0)

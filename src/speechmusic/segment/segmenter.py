@@ -1,0 +1,392 @@
+"""The segmenter: speech / music / noise / silence regions (and speaker gender) of long recordings.
+
+Same semantics as inaSpeechSegmenter 0.6.8 (energy-based 'noEnergy' detection, network
+probabilities on a 20 ms grid, Viterbi smoothing restarted inside each active region, gender on
+speech regions), computed in streamed passes so memory stays bounded whatever the file's length:
+
+1. decode in blocks and compute the front-end frame by frame (exact at block edges); the band
+   energies go to a temporary file, the log energies stay in memory (4 bytes per 10 ms);
+2. activity detection over the whole file's log energies;
+3. network probabilities in chunks of a few minutes, each with enough context that the result
+   does not depend on where chunks start;
+4. Viterbi smoothing, segments, mean probability per segment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechmusic.audio import iter_audio_blocks
+from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
+from speechmusic.features import FeatureConfig, build_frontend
+from speechmusic.features.ina import InaBands
+from speechmusic.segment.formats import SILENCE, Segment
+from speechmusic.segment.sliding import PATCH_FRAMES, PATCH_STEP, PatchGrid, patch_logits
+from speechmusic.segment.viterbi import energy_activity, runs, switch_penalty_transition, viterbi
+
+__all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES"]
+
+GRID_SECONDS = 0.02
+INA_RATE = 16000
+ENGINES = ("sm", "smn")
+_VITERBI_ARG = {"sm": 150.0, "smn": 80.0, "gender": 80.0}
+_CHUNK_POINTS = 15000  # 5 minutes of 20 ms points per network call
+
+
+@dataclass
+class Analysis:
+    """Everything the segmenter computed for one input.
+
+    ``probs`` ``[points, classes]`` holds the network's probabilities on the 20 ms grid (NaN where
+    no patch was classified, 0.5 where the patch was not finite, as the original);
+    ``gender_probs`` likewise for ``gender_labels`` on speech points (NaN elsewhere).
+    """
+
+    segments: list[Segment]
+    labels: list[str]
+    probs: np.ndarray
+    active: np.ndarray
+    gender_labels: list[str] = field(default_factory=list)
+    gender_probs: np.ndarray | None = None
+    duration: float = 0.0
+    grid_seconds: float = GRID_SECONDS
+
+    @property
+    def times(self) -> np.ndarray:
+        """Start time in seconds of each grid point."""
+        return np.arange(len(self.active)) * self.grid_seconds
+
+    def frame_table(self) -> tuple[list[str], np.ndarray]:
+        """Column names and rows ``[points, columns]`` for a per-frame probability dump."""
+        cols = ["start", "active"] + [f"p_{lab}" for lab in self.labels]
+        parts = [self.times[:, None], self.active[:, None].astype(float), self.probs]
+        if self.gender_probs is not None:
+            cols += [f"p_{lab}" for lab in self.gender_labels]
+            parts.append(self.gender_probs)
+        return cols, np.concatenate(parts, axis=1)
+
+
+class _FrameStream:
+    """Cuts streamed blocks into the samples whose ``win``-long frames every ``hop`` are complete.
+
+    ``push(block)`` returns ``(samples, n_frames)``: the frames ``k0 .. k0+n-1`` it completes,
+    frame ``k`` covering samples ``[k*hop, k*hop + win)`` of the stream. Exact at block edges.
+    """
+
+    def __init__(self, *, win: int, hop: int) -> None:
+        self.win, self.hop = win, hop
+        self.buffer = np.zeros(0, dtype=np.float32)
+
+    def push(self, block: np.ndarray) -> tuple[np.ndarray, int]:
+        buf = np.concatenate([self.buffer, block]) if self.buffer.size else block
+        n = (len(buf) - self.win) // self.hop + 1 if len(buf) >= self.win else 0
+        self.buffer = buf[n * self.hop:] if n else buf
+        return buf[: (n - 1) * self.hop + self.win] if n else buf[:0], n
+
+
+class _Engine:
+    """A speech/music(/noise) classifier on the 20 ms grid."""
+
+    name: str
+    labels: list[str]
+    viterbi_arg: float
+
+
+class _InaEngine(_Engine):
+    def __init__(self, name: str, *, mode: str) -> None:
+        from speechmusic.models import load_ina_pretrained
+
+        self.name = name
+        self.model = load_ina_pretrained(name)
+        self.labels = list(self.model.labels)
+        self.viterbi_arg = _VITERBI_ARG[name]
+        self.bands = self.model.input_shape[0]
+        self.mode = mode
+
+
+def _load_engine(engine: str, *, mode: str) -> _Engine:
+    if engine in ENGINES:
+        return _InaEngine(engine, mode=mode)
+    path = Path(engine)
+    if path.suffix in (".pt", ".pth", ".ckpt") or path.exists():
+        return _CheckpointEngine(path)
+    raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES} or a checkpoint file path")
+
+
+class _CheckpointEngine(_Engine):
+    """A model trained by ``speechmusic run`` (any architecture and input representation)."""
+
+    def __init__(self, path: Path) -> None:
+        from speechmusic.models import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        if ckpt.feature_config is None:
+            raise ConfigError(f"{path}: the checkpoint has no feature config; it cannot segment audio")
+        self.name = path.stem
+        self.model = ckpt.model.eval()
+        self.labels = list(ckpt.labels)
+        self.config: FeatureConfig = ckpt.feature_config
+        self.normalizer = ckpt.normalizer
+        self.viterbi_arg = 80.0
+        self.frontend = build_frontend(self.config)
+
+
+class Segmenter:
+    """Segment audio into speech / music (/ noise) / 'noEnergy' regions, optionally by gender.
+
+    Args:
+        engine: ``"sm"`` or ``"smn"`` (INA's published networks, fetched and converted on first
+            use) or the path of a checkpoint trained by ``speechmusic run``.
+        gender: split speech regions into ``female`` / ``male`` with INA's gender network.
+        mode: ``"fast"`` (convolutions shared across overlapping patches) or ``"exact"`` (one
+            network pass per patch, as the original); see :mod:`speechmusic.segment.sliding`.
+        block_seconds: decoding block length; results do not depend on it.
+        energy_ratio: the activity detector's threshold below the mean log energy.
+        decoder: ``"ffmpeg"`` decodes and resamples to 16 kHz 16-bit with ffmpeg, exactly as
+            inaSpeechSegmenter does (its results depend on it in ambiguous passages);
+            ``"soxr"`` uses soundfile and soxr; ``"auto"`` (default): ffmpeg when installed.
+
+    ``segmenter(path_or_array)`` returns the segments; :meth:`analyse` returns everything
+    (per-frame probabilities included).
+    """
+
+    def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
+                 block_seconds: float = 600.0, energy_ratio: float = 0.03,
+                 decoder: str = "auto") -> None:
+        if mode not in ("fast", "exact"):
+            raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
+        if block_seconds <= 0:
+            raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
+        self.engine = _load_engine(str(engine), mode=mode)
+        self.gender_engine = _InaEngine("gender", mode=mode) if gender else None
+        self.mode = mode
+        if decoder not in ("auto", "ffmpeg", "soxr"):
+            raise ConfigError(f"decoder must be 'auto', 'ffmpeg' or 'soxr', got {decoder!r}")
+        if decoder == "auto":
+            decoder = "ffmpeg" if shutil.which("ffmpeg") else "soxr"
+        self.decoder = decoder
+        self.block_seconds = block_seconds
+        self.energy_ratio = energy_ratio
+        self._ina_front = InaBands(FeatureConfig.preset("ina_gender"))
+
+    # ------------------------------------------------------------------ public API
+    def __call__(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> list[Segment]:
+        return self.analyse(source, sr=sr).segments
+
+    def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
+        """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
+        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp:
+            bands, loge, duration = self._ina_features(source, sr, Path(tmp))
+            return self._segment(source, sr, bands, loge, duration, Path(tmp))
+
+    # ------------------------------------------------------------------ pass 1: features
+    def _blocks(self, source, sr: int | None, rate: int, *, ina: bool = False) -> Iterator[np.ndarray]:
+        if isinstance(source, np.ndarray):
+            if sr is None:
+                raise ConfigError("segmenting an array needs its sample rate: sr=")
+            audio = np.asarray(source, dtype=np.float32)
+            if audio.ndim == 2:
+                audio = audio.mean(axis=0)
+            if not np.isfinite(audio).all():
+                raise NonFiniteAudioError(None, "NaN or infinite samples")
+            if sr != rate:
+                from speechmusic.audio import resample
+
+                audio = resample(audio, orig_sr=sr, target_sr=rate)
+            step = int(self.block_seconds * rate)
+            for i in range(0, len(audio), step):
+                yield audio[i: i + step]
+            return
+        # INA works on unnormalised audio; its features are invariant to gain anyway.
+        decoder = "ffmpeg" if ina and self.decoder == "ffmpeg" else "auto"
+        yield from iter_audio_blocks(source, sr=rate, block_seconds=self.block_seconds,
+                                     normalize=False, decoder=decoder)
+
+    def _ina_features(self, source, sr, tmp: Path) -> tuple[np.ndarray, np.ndarray, float]:
+        """Pass 1: the 24 INA bands ``[frames, 24]`` (memory-mapped file) and log energies."""
+        cfg = self._ina_front.config
+        stream = _FrameStream(win=cfg.win_length, hop=cfg.hop_length)
+        path = tmp / "bands.f32"
+        energies: list[np.ndarray] = []
+        n_samples = 0
+        with open(path, "wb") as fh, torch.inference_mode():
+            for block in self._blocks(source, sr, INA_RATE, ina=True):
+                n_samples += len(block)
+                samples, n = stream.push(block)
+                if n:
+                    bands, loge = self._ina_front.with_energy(torch.from_numpy(samples))
+                    fh.write(np.ascontiguousarray(bands.T.numpy(), dtype=np.float32).tobytes())
+                    energies.append(loge.numpy())
+        n_frames = sum(len(e) for e in energies)
+        where = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else source
+        if n_frames == 0:
+            raise AudioTooShortError(where, f"{n_samples / INA_RATE * 1000:.0f} ms of audio; at least "
+                                            "25 ms is needed for one analysis frame")
+        bands = np.memmap(path, dtype=np.float32, mode="r", shape=(n_frames, 24))
+        return bands, np.concatenate(energies), n_samples / INA_RATE
+
+    # ------------------------------------------------------------------ passes 2-4
+    def _segment(self, source, sr, bands: np.ndarray, loge: np.ndarray, duration: float,
+                 tmp: Path) -> Analysis:
+        active = energy_activity(loge, ratio=self.energy_ratio)[::2]
+        n_points = len(active)
+        engine = self.engine
+        if isinstance(engine, _InaEngine):
+            probs = self._ina_probs(engine, bands, [(0, n_points)])
+        else:
+            probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
+
+        segments: list[Segment] = []
+        speech_runs: list[tuple[int, int]] = []
+        point_labels = np.full(n_points, -1, dtype=np.int64)
+        trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
+        for flag, a, b in runs(active):
+            if not flag:
+                segments.append(Segment(SILENCE, a * GRID_SECONDS, b * GRID_SECONDS))
+                continue
+            path = viterbi(np.log(probs[a:b]), trans)
+            point_labels[a:b] = path
+            for cls, c, d in runs(path):
+                label = engine.labels[cls]
+                if label == "speech" and self.gender_engine is not None:
+                    speech_runs.append((a + c, a + d))
+                segments.append(Segment(label, (a + c) * GRID_SECONDS, (a + d) * GRID_SECONDS,
+                                        float(probs[a + c: a + d, cls].mean())))
+
+        gender_probs = None
+        if self.gender_engine is not None:
+            g = self.gender_engine
+            gender_probs = self._ina_probs(g, bands, speech_runs)
+            gtrans = switch_penalty_transition(g.viterbi_arg, len(g.labels))
+            split: list[Segment] = []
+            for seg in segments:
+                if seg.label != "speech":
+                    split.append(seg)
+                    continue
+                a, b = round(seg.start / GRID_SECONDS), round(seg.stop / GRID_SECONDS)
+                path = viterbi(np.log(gender_probs[a:b]), gtrans)
+                for cls, c, d in runs(path):
+                    split.append(Segment(g.labels[cls], (a + c) * GRID_SECONDS, (a + d) * GRID_SECONDS,
+                                         float(gender_probs[a + c: a + d, cls].mean())))
+            segments = split
+        return Analysis(segments=segments, labels=list(engine.labels), probs=probs, active=active,
+                        gender_labels=list(self.gender_engine.labels) if self.gender_engine else [],
+                        gender_probs=gender_probs, duration=duration)
+
+    def _ina_probs(self, engine: _InaEngine, bands: np.ndarray, spans: Iterable[tuple[int, int]]) -> np.ndarray:
+        """Probabilities ``[points, classes]`` of an INA network on the points of ``spans``."""
+        n_frames = bands.shape[0]
+        grid = PatchGrid(n_frames)
+        probs = np.full((grid.n_points, len(engine.labels)), np.nan, dtype=np.float32)
+        if grid.n_patches == 0:
+            return self._short_file_probs(engine, bands, grid, probs)
+        for a, b in _chunks(spans, _CHUNK_POINTS):
+            first, last = grid.patch_of_point[a], grid.patch_of_point[b - 1]
+            # Context of one patch each side, so normalisation and pooling see what they would
+            # see in one pass over the whole file.
+            f0 = max(0, PATCH_STEP * first - PATCH_FRAMES)
+            f1 = min(n_frames, PATCH_STEP * last + 2 * PATCH_FRAMES)
+            feats = torch.from_numpy(np.array(bands[f0:f1, : engine.bands]).T)
+            logits, finite = patch_logits(engine.model, feats, mode=engine.mode)
+            p = torch.softmax(logits, dim=-1)
+            p[~finite] = 0.5
+            local = grid.patch_of_point[a:b] - f0 // PATCH_STEP
+            probs[a:b] = p[local].numpy()
+        return probs
+
+    def _short_file_probs(self, engine: _InaEngine, bands, grid: PatchGrid, probs: np.ndarray) -> np.ndarray:
+        # Fewer than 68 frames: the original pads the bands with their minimum up to one patch.
+        feats = np.array(bands[:, : engine.bands])
+        pad = np.full((PATCH_FRAMES - len(feats), feats.shape[1]), np.min(feats), dtype=np.float32)
+        logits, finite = patch_logits(engine.model, torch.from_numpy(np.concatenate([feats, pad]).T),
+                                      mode="exact")
+        p = torch.softmax(logits, dim=-1)
+        p[~finite] = 0.5
+        probs[:] = p[0].numpy()
+        return probs
+
+    def _checkpoint_probs(self, engine: _CheckpointEngine, source, sr, n_points: int, tmp: Path) -> np.ndarray:
+        """Probabilities of a trained checkpoint, mapped onto the 20 ms grid (nearest patch)."""
+        cfg = engine.config
+        feats = _stream_features(engine.frontend, cfg, self._blocks(source, sr, cfg.sample_rate), tmp)
+        if engine.normalizer is not None and engine.normalizer.fitted:
+            mean, scale = engine.normalizer.mean, engine.normalizer.scale
+        else:
+            mean, scale = 0.0, 1.0
+        n_frames = feats.shape[1]
+        width = cfg.patch_frames
+        if n_frames < width:  # pad like make_patches(pad="edge")
+            feats = np.concatenate([feats, np.repeat(feats[:, -1:], width - n_frames, axis=1)], axis=1)
+            n_frames = width
+        hop = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))
+        starts = np.arange(0, n_frames - width + 1, hop)
+        centres = (starts + (width - 1) / 2) * cfg.hop_length / cfg.sample_rate
+        point_times = np.arange(n_points) * GRID_SECONDS + GRID_SECONDS / 2
+        nearest = np.clip(np.searchsorted(centres, point_times), 0, len(starts) - 1)
+        prev = np.clip(nearest - 1, 0, len(starts) - 1)
+        closer_prev = np.abs(centres[prev] - point_times) <= np.abs(centres[nearest] - point_times)
+        nearest = np.where(closer_prev, prev, nearest)
+        patch_probs = np.empty((len(starts), len(engine.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(starts), 1024):
+                idx = starts[i: i + 1024]
+                batch = np.stack([feats[:, s: s + width] for s in idx])
+                batch = (batch - np.reshape(mean, (-1, 1))) / np.reshape(scale, (-1, 1))
+                logits = engine.model(torch.from_numpy(batch.astype(np.float32)))
+                patch_probs[i: i + len(idx)] = torch.softmax(logits, dim=-1).numpy()
+        return patch_probs[nearest]
+
+
+def _chunks(spans: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int, int]]:
+    for a, b in spans:
+        for c in range(a, b, size):
+            yield c, min(b, c + size)
+
+
+def _stream_features(frontend, cfg: FeatureConfig, blocks: Iterable[np.ndarray], tmp: Path) -> np.ndarray:
+    """Features ``[n_features, frames]`` of a streamed signal, equal to one pass over the whole
+    signal with the config's framing, written to a memory-mapped file."""
+    if cfg.kind == "ina_bands":
+        raise ConfigError("checkpoint engines on INA bands are not supported; use engine='sm'/'smn'")
+    uncentred = FeatureConfig.from_dict({**cfg.to_dict(), "center": False})
+    front = build_frontend(uncentred)
+    half = cfg.n_fft // 2 if cfg.center else 0
+    stream = _FrameStream(win=cfg.n_fft, hop=cfg.hop_length)
+    path = tmp / "model-features.f32"
+    n_total = 0
+    total_samples = 0
+    rows = cfg.n_features
+    with open(path, "wb") as fh, torch.inference_mode():
+        def emit(samples: np.ndarray, n: int) -> None:
+            nonlocal n_total
+            if n:
+                out = front(torch.from_numpy(np.ascontiguousarray(samples)))[:, :n]
+                fh.write(np.ascontiguousarray(out.T.numpy(), dtype=np.float32).tobytes())
+                n_total += n
+
+        first = True
+        for block in blocks:
+            total_samples += len(block)
+            if first and half:
+                block = np.concatenate([np.zeros(half, dtype=np.float32), block])
+            first = False
+            emit(*stream.push(block))
+        if total_samples == 0:
+            raise AudioTooShortError(None, "no audio samples")
+        if cfg.center:
+            # librosa's centred framing: 1 + n // hop frames over the zero-padded signal.
+            want = 1 + total_samples // cfg.hop_length
+            tail = np.zeros(half + cfg.n_fft, dtype=np.float32)
+            samples, n = stream.push(tail)
+            emit(samples, max(0, min(n, want - n_total)))
+    feats = np.memmap(path, dtype=np.float32, mode="r", shape=(n_total, rows))
+    return np.asarray(feats).T
+

@@ -1,0 +1,213 @@
+"""Classifying every 68-frame patch of a long feature matrix, exactly or fast.
+
+inaSpeechSegmenter classifies one patch every 2 frames (every 20 ms), each patch normalised by its
+own mean and standard deviation, and runs the whole network on each: about 42 M multiply-adds per
+patch for 'sm'. Neighbouring patches share 66 of their 68 frames, so nearly all that work repeats.
+
+``mode="exact"`` does what the original does (per-patch normalisation, one network pass per patch).
+
+``mode="fast"`` runs the convolutional part once over the whole matrix. Two things make that
+differ from per-patch evaluation, and both are handled:
+
+* pooling grids: a patch starting at frame ``s`` pools on a grid anchored at ``s``; with a total
+  pooling stride ``R`` the patches fall into ``R / step`` phases, and each phase gets its own pass
+  over the matrix shifted to its anchor, so every pooling window is exactly the patch's;
+* normalisation: each frame is normalised by the statistics of the patch centred on it, instead of
+  by those of every patch it belongs to. Statistics of 68-frame windows 2 frames apart differ
+  little; the effect is judged where it matters, by label agreement after Viterbi smoothing
+  (``bench/segment_vs_ina.py``). A patch's 'same' padding at its own edges is also replaced by the
+  real neighbouring frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechmusic.errors import ConfigError
+
+__all__ = ["PatchGrid", "patch_logits", "standardize"]
+
+PATCH_FRAMES = 68
+PATCH_STEP = 2
+
+
+class PatchGrid:
+    """Where inaSpeechSegmenter's patches sit for a matrix of ``n_frames`` frames.
+
+    The 20 ms grid has ``ceil(n_frames / 2)`` points; point ``i`` is classified by the patch
+    starting at frame ``2 * clip(i - 17, 0, n_patches - 1)`` (the original repeats the first patch
+    17 times and the last one 16 or 17 times to cover the file's ends).
+    """
+
+    def __init__(self, n_frames: int, *, patch_frames: int = PATCH_FRAMES, step: int = PATCH_STEP):
+        self.n_frames = n_frames
+        self.patch_frames = patch_frames
+        self.step = step
+        self.n_points = math.ceil(n_frames / step)
+        self.n_patches = max(0, (n_frames - patch_frames) // step + 1)
+        lead = patch_frames // (2 * step)
+        self.patch_of_point = np.clip(np.arange(self.n_points) - lead, 0,
+                                      max(self.n_patches - 1, 0)).astype(np.int64)
+
+
+def standardize(patches: torch.Tensor) -> torch.Tensor:
+    """Per-patch normalisation ``[..., F, T]``: minus the mean, over the population std."""
+    mean = patches.mean(dim=(-2, -1), keepdim=True)
+    std = patches.std(dim=(-2, -1), keepdim=True, unbiased=False)
+    return (patches - mean) / std
+
+
+def _fold_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fold an eval-mode batch norm into the preceding convolution or linear layer."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (weight.ndim - 1)
+    b = bias if bias is not None else torch.zeros_like(bn.running_mean)
+    return (weight * scale.reshape(shape)).contiguous(), (b - bn.running_mean) * scale + bn.bias
+
+
+class FastIna:
+    """An INA network compiled for whole-matrix evaluation: batch norms folded into the layers
+    before them, convolutions run once per pooling phase (a tree: a phase splits only at the
+    pooling that needs it), dense layers on large batches."""
+
+    def __init__(self, model: nn.Module, *, bands: int, patch_frames: int = PATCH_FRAMES) -> None:
+        layers = list(model.body.lower)
+        names = [type(m).__name__ for m in layers]
+        if not names or names[0] != "_ToImage" or "_MaxOverFrames" not in names:
+            raise ConfigError("fast patch evaluation needs an INA network (speechmusic.models.InaNet)")
+        self.n_classes = model.n_classes
+        self.ops: list[tuple] = []
+        x = torch.zeros(1, 1, patch_frames, bands)
+        i = 1
+        with torch.no_grad():
+            while names[i] != "_MaxOverFrames":
+                layer = layers[i]
+                if isinstance(layer, nn.Conv2d):
+                    if isinstance(layer.padding, str) and layer.padding != "valid":
+                        raise ConfigError("fast patch evaluation needs 'valid' convolutions")
+                    bn = layers[i + 1]
+                    w, b = _fold_bn(layer.weight, layer.bias, bn)
+                    self.ops.append(("conv", w, b))
+                    x = layers[i + 2](bn(layer(x)))
+                    i += 3
+                    continue
+                if hasattr(layer, "pool"):
+                    kh, kw = layer.pool
+                    if layer.padding == "same":
+                        top, _ = _keras_same_pads(x.shape[-2], kh)
+                        left, right = _keras_same_pads(x.shape[-1], kw)
+                    else:
+                        top = left = right = 0
+                    self.ops.append(("pool", kh, kw, top, left, right))
+                    x = layer(x)
+                    i += 1
+                    continue
+                raise ConfigError(f"fast patch evaluation cannot handle layer {names[i]}")
+        self.final_height = x.shape[-2]
+        dense: list[tuple[torch.Tensor, torch.Tensor]] = []
+        upper = [m for m in model.body.upper if not isinstance(m, (nn.Dropout, nn.ReLU))]
+        for lin, bn in zip(upper[::2], upper[1::2], strict=True):
+            dense.append(_fold_bn(lin.weight, lin.bias, bn))
+        self.dense = dense
+        self.classifier = model.classifier
+
+    def _leaves(self, x: torch.Tensor, op_index: int, base: int, mult: int, q: int):
+        """Yield ``(map, base, mult, q)`` at the max over frames: map row ``r`` is the patch
+        starting at frame ``base + mult * r``; rows ``0, q, 2q, ...`` are patches of interest."""
+        for j in range(op_index, len(self.ops)):
+            op = self.ops[j]
+            if op[0] == "conv":
+                x = torch.relu_(F.conv2d(x, op[1], op[2]))
+                continue
+            _, kh, kw, top, left, right = op
+            phases = [0] if q % kh == 0 else list(range(0, kh, math.gcd(q, kh)))
+            new_q = q // kh if q % kh == 0 else (q * kh // math.gcd(q, kh)) // kh
+            for o in phases:
+                first = o - top
+                part = x[..., max(first, 0):, :]
+                pad_top = max(0, -first)
+                bottom = (-(part.shape[-2] + pad_top)) % kh
+                if pad_top or bottom or left or right:
+                    part = F.pad(part, (left, right, pad_top, bottom), value=float("-inf"))
+                pooled = F.max_pool2d(part, (kh, kw), (kh, kw))
+                if len(phases) == 1:
+                    x, base, mult, q = pooled, base + mult * o, mult * kh, new_q
+                    break
+                yield from self._leaves(pooled, j + 1, base + mult * o, mult * kh, new_q)
+            else:
+                return
+        yield x, base, mult, q
+
+    def __call__(self, z: torch.Tensor, n_patches: int, *, batch_size: int = 4096) -> torch.Tensor:
+        """Logits ``[n_patches, classes]`` of the patches starting every 2 frames of the
+        normalised image ``z`` ``[frames, bands]``."""
+        logits = torch.empty(n_patches, self.n_classes)
+        for fmap, base, mult, q in self._leaves(z[None, None], 0, 0, 1, PATCH_STEP):
+            pooled = F.max_pool2d(fmap, (self.final_height, 1), (1, 1))[0]  # [C, rows, W]
+            rows = torch.arange(0, pooled.shape[1], q)
+            starts = base + mult * rows
+            keep = (starts % PATCH_STEP == 0) & (starts // PATCH_STEP < n_patches)
+            rows, starts = rows[keep], starts[keep]
+            feats = pooled[:, rows, :].permute(1, 2, 0).flatten(1)  # Keras' NHWC flatten
+            for i in range(0, len(rows), batch_size):
+                h = feats[i: i + batch_size]
+                for w, b in self.dense:
+                    h = torch.relu_(F.linear(h, w, b))
+                logits[starts[i: i + batch_size] // PATCH_STEP] = self.classifier(h)
+        return logits
+
+
+def _keras_same_pads(n: int, k: int) -> tuple[int, int]:
+    total = max((math.ceil(n / k) - 1) * k + k - n, 0)
+    return total // 2, total - total // 2
+
+
+_COMPILED: dict[int, FastIna] = {}
+
+
+@torch.inference_mode()
+def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
+                 batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits of every patch (68 frames, every 2 frames) of ``feats`` ``[bands, frames]``.
+
+    Returns ``(logits [n_patches, n_classes], finite [n_patches])``; ``finite`` is False for a
+    patch holding a non-finite value (digital silence), whose logits are meaningless (the original
+    gives such patches probability 0.5). ``frames`` must be at least 68.
+    """
+    if mode not in ("fast", "exact"):
+        raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
+    bands, n_frames = feats.shape
+    grid = PatchGrid(n_frames)
+    if grid.n_patches == 0:
+        raise ConfigError(f"need at least {PATCH_FRAMES} frames, got {n_frames}")
+    feats = feats.float()
+    finite_frame = torch.isfinite(feats).all(dim=0)
+    finite = F.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES, PATCH_STEP)[0, 0] == 0
+    if not bool(finite_frame.all()):
+        ok = torch.isfinite(feats)
+        low = feats[ok].min() if bool(ok.any()) else feats.new_tensor(0.0)
+        feats = torch.where(ok, feats, low)
+    model.eval()
+    if mode == "exact":
+        patches = feats.unfold(1, PATCH_FRAMES, PATCH_STEP).permute(1, 0, 2)  # [n, bands, 68]
+        out = [model(standardize(patches[i: i + batch_size]))
+               for i in range(0, grid.n_patches, batch_size)]
+        return torch.cat(out), finite
+
+    key = id(model)
+    runner = _COMPILED.get(key)
+    if runner is None or runner.classifier is not model.classifier:
+        runner = _COMPILED[key] = FastIna(model, bands=bands)
+    # Centred statistics: frame t is normalised like the patch centred on it.
+    half = PATCH_FRAMES // 2
+    padded = F.pad(feats[None], (half, PATCH_FRAMES - half - 1), mode="replicate")[0].double()
+    s1 = F.avg_pool1d(padded.sum(0)[None, None], PATCH_FRAMES, 1)[0, 0] / bands
+    s2 = F.avg_pool1d(padded.square().sum(0)[None, None], PATCH_FRAMES, 1)[0, 0] / bands
+    std = (s2 - s1.square()).clamp_min(1e-12).sqrt()
+    z = ((feats - s1.float()) / std.float()).T.contiguous()  # [frames, bands]
+    return runner(z, grid.n_patches), finite

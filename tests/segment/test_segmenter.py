@@ -1,0 +1,172 @@
+"""The segmenter against inaSpeechSegmenter 0.6.8's own outputs (golden files), and its contracts.
+
+Golden files come from ``tools/golden/make_ina_golden.py`` run in the original's environment.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechmusic.errors import (
+    AudioFileNotFoundError,
+    AudioTooShortError,
+    ConfigError,
+    NonFiniteAudioError,
+)
+from speechmusic.segment import Segmenter, energy_activity, patch_logits, read_segments
+from speechmusic.segment.sliding import PatchGrid, standardize
+from tests.conftest import music_like, shared_path, speech_like
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+ENGINES = [("sm", "sm", False), ("smn", "smn", False), ("smn_gender", "smn", True)]
+
+
+def _labels_on_grid(segments, n: int) -> np.ndarray:
+    out = np.full(n, "", dtype=object)
+    for s in segments:
+        out[int(round(s.start / 0.02)): int(round(s.stop / 0.02))] = s.label
+    return out
+
+
+def _agreement(ours, ref) -> float:
+    n = max(int(round(ref[-1].stop / 0.02)), int(round(ours[-1].stop / 0.02)))
+    return float((_labels_on_grid(ours, n) == _labels_on_grid(ref, n)).mean())
+
+
+@pytest.fixture(scope="module")
+def pipeline_golden():
+    bands = np.load(GOLDEN / "ina_bands.npz")
+    return bands, np.load(GOLDEN / "ina_pipeline.npz")
+
+
+def test_energy_activity_matches_original(pipeline_golden):
+    bands, _ = pipeline_golden
+    ours = energy_activity(bands["loge"])
+    np.testing.assert_array_equal(ours, bands["energy_activity"].astype(bool))
+
+
+def test_patch_grid_covers_the_20ms_grid():
+    for n in (68, 69, 100, 101, 598):
+        grid = PatchGrid(n)
+        assert grid.n_points == -(-n // 2)
+        assert grid.patch_of_point.min() == 0 and grid.patch_of_point.max() == grid.n_patches - 1
+
+
+@pytest.mark.parametrize("name,bands_used", [("sm", 21), ("smn", 21), ("gender", 24)])
+def test_exact_patch_probabilities_match_original(ina_weights, pipeline_golden, name, bands_used):
+    from speechmusic.models import load_ina_pretrained
+
+    bands, golden = pipeline_golden
+    feats = torch.from_numpy(bands["mspec"][:, :bands_used].T.copy())
+    logits, finite = patch_logits(load_ina_pretrained(name), feats, mode="exact")
+    grid = PatchGrid(feats.shape[1])
+    probs = torch.softmax(logits, -1)[grid.patch_of_point].numpy()
+    ok = golden[f"finite_{bands_used}"]
+    np.testing.assert_array_equal(finite.numpy()[grid.patch_of_point], ok)
+    np.testing.assert_allclose(probs[ok], golden[f"rawprob_{name}"][ok], atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+@pytest.mark.parametrize("key,engine,gender", ENGINES)
+def test_synthetic_signal_segments_equal_original(ina_weights, pipeline_golden, mode, key, engine, gender):
+    bands, golden = pipeline_golden
+    audio = bands["audio_int16"].astype(np.float32) / 32768
+    segs = Segmenter(engine, gender=gender, mode=mode)(audio, sr=16000)
+    expected = list(zip(golden[f"seg_{key}_labels"], golden[f"seg_{key}_start"], golden[f"seg_{key}_stop"], strict=True))
+    got = [(s.label, s.start, s.stop) for s in segs]
+    if mode == "exact":
+        assert [g[0] for g in got] == [str(e[0]) for e in expected]
+        np.testing.assert_allclose([g[1:] for g in got], [e[1:] for e in expected], atol=1e-9)
+    else:
+        assert _agreement(segs, read_segments_from(expected)) >= 0.99
+
+
+def read_segments_from(rows):
+    from speechmusic.segment import Segment
+
+    return [Segment(str(lab), float(a), float(b)) for lab, a, b in rows]
+
+
+def test_short_clip_like_original(ina_weights, pipeline_golden):
+    bands, golden = pipeline_golden
+    audio = bands["short_audio_int16"].astype(np.float32) / 32768
+    segs = Segmenter("sm")(audio, sr=16000)
+    expected = list(zip(golden["short_seg_sm_labels"], golden["short_seg_sm_start"], golden["short_seg_sm_stop"], strict=True))
+    assert [(s.label, round(s.start, 2), round(s.stop, 2)) for s in segs] == [
+        (str(a), float(b), float(c)) for a, b, c in expected]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="parity with the original needs ffmpeg's decoder")
+@pytest.mark.parametrize("key,engine,gender", ENGINES)
+def test_agrees_with_original_on_real_recordings(ina_weights, key, engine, gender):
+    audio_dir = shared_path("librosa-data", "audio")
+    seg = Segmenter(engine, gender=gender)
+    total = agree = 0.0
+    for golden in sorted((GOLDEN / "ina_segments" / key).glob("*.csv")):
+        ref = read_segments(golden)
+        ours = seg(audio_dir / f"{golden.stem}.ogg")
+        n = int(round(ref[-1].stop / 0.02))
+        agree += _agreement(ours, ref) * n
+        total += n
+        assert ours[-1].stop == pytest.approx(ref[-1].stop)
+    assert agree / total >= 0.99
+
+
+def test_block_size_does_not_change_results(ina_weights, tmp_path):
+    sr = 22050
+    audio = np.concatenate([speech_like(sr, 8, seed=1), np.zeros(sr, np.float32),
+                            music_like(sr, 9, seed=2), speech_like(sr, 6, seed=3)])
+    path = tmp_path / "prog.wav"
+    sf.write(path, audio, sr)
+    a = Segmenter("smn", gender=True, block_seconds=3.0).analyse(path)
+    b = Segmenter("smn", gender=True, block_seconds=100.0).analyse(path)
+    assert a.segments == b.segments
+    np.testing.assert_array_equal(a.probs, b.probs)
+
+
+def test_array_and_file_give_the_same_segments(ina_weights, tmp_path):
+    audio = np.concatenate([music_like(16000, 5, seed=4), speech_like(16000, 5, seed=5)])
+    path = tmp_path / "x.wav"
+    sf.write(path, audio, 16000, subtype="FLOAT")
+    seg = Segmenter("sm", decoder="soxr")
+    assert seg(path) == seg(audio, sr=16000)
+
+
+def test_segments_cover_the_grid_and_carry_probabilities(ina_weights):
+    audio = np.concatenate([np.zeros(16000, np.float32), speech_like(16000, 4, seed=6)])
+    result = Segmenter("smn").analyse(audio, sr=16000)
+    segs = result.segments
+    assert segs[0].start == 0 and all(a.stop == b.start for a, b in zip(segs, segs[1:], strict=False))
+    assert segs[-1].stop == pytest.approx(len(result.active) * 0.02)
+    assert segs[0].label == "noEnergy" and segs[0].probability is None
+    assert all(0 <= s.probability <= 1 for s in segs if s.label != "noEnergy")
+    cols, table = result.frame_table()
+    assert cols[:2] == ["start", "active"] and table.shape == (len(result.active), 5)
+
+
+def test_bad_inputs(ina_weights, tmp_path):
+    seg = Segmenter("sm")
+    with pytest.raises(AudioFileNotFoundError, match="missing.wav"):
+        seg(tmp_path / "missing.wav")
+    with pytest.raises(AudioTooShortError, match="25 ms"):
+        seg(np.zeros(100, np.float32), sr=16000)
+    with pytest.raises(NonFiniteAudioError):
+        seg(np.full(16000, np.nan, np.float32), sr=16000)
+    with pytest.raises(ConfigError, match="sample rate"):
+        seg(np.zeros(16000, np.float32))
+    with pytest.raises(ConfigError, match="unknown engine"):
+        Segmenter("nope")
+    silence = seg(np.zeros(32000, np.float32), sr=16000)
+    assert [s.label for s in silence] == ["noEnergy"]
+
+
+def test_standardize_matches_numpy():
+    x = torch.randn(3, 21, 68)
+    ref = (x.numpy() - x.numpy().mean(axis=(1, 2), keepdims=True)) / x.numpy().std(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(standardize(x).numpy(), ref, atol=1e-5)
