@@ -39,6 +39,7 @@ INA_RATE = 16000
 ENGINES = ("sm", "smn")
 _VITERBI_ARG = {"sm": 150.0, "smn": 80.0, "gender": 80.0}
 _CHUNK_POINTS = 15000  # 5 minutes of 20 ms points per network call
+_CHUNK_FRAMES = 6000  # 1 minute of 10 ms frames per front-end call
 
 
 @dataclass
@@ -221,8 +222,12 @@ class Segmenter:
             for block in self._blocks(source, sr, INA_RATE, ina=True):
                 n_samples += len(block)
                 samples, n = stream.push(block)
-                if n:
-                    bands, loge = self._ina_front.with_energy(torch.from_numpy(samples))
+                # At most _CHUNK_FRAMES frames per call keeps the FFT's working memory bounded
+                # whatever the block length.
+                for k0 in range(0, n, _CHUNK_FRAMES):
+                    k1 = min(n, k0 + _CHUNK_FRAMES)
+                    piece = samples[k0 * cfg.hop_length: (k1 - 1) * cfg.hop_length + cfg.win_length]
+                    bands, loge = self._ina_front.with_energy(torch.from_numpy(piece))
                     fh.write(np.ascontiguousarray(bands.T.numpy(), dtype=np.float32).tobytes())
                     energies.append(loge.numpy())
         n_frames = sum(len(e) for e in energies)
