@@ -14,10 +14,13 @@ speech regions), computed in streamed passes so memory stays bounded whatever th
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,6 +154,7 @@ class Segmenter:
             network pass per patch, as the original); see :mod:`speechmusic.segment.sliding`.
         block_seconds: decoding block length; results do not depend on it.
         energy_ratio: the activity detector's threshold below the mean log energy.
+        threads: worker threads for the networks (default: the machine's cores).
         decoder: ``"ffmpeg"`` decodes and resamples to 16 kHz 16-bit with ffmpeg, exactly as
             inaSpeechSegmenter does (its results depend on it in ambiguous passages);
             ``"soxr"`` uses soundfile and soxr; ``"auto"`` (default): ffmpeg when installed.
@@ -161,7 +165,7 @@ class Segmenter:
 
     def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
                  block_seconds: float = 600.0, energy_ratio: float = 0.03,
-                 decoder: str = "auto") -> None:
+                 decoder: str = "auto", threads: int | None = None) -> None:
         if mode not in ("fast", "exact"):
             raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
         if block_seconds <= 0:
@@ -174,6 +178,7 @@ class Segmenter:
         if decoder == "auto":
             decoder = "ffmpeg" if shutil.which("ffmpeg") else "soxr"
         self.decoder = decoder
+        self.threads = max(1, threads or os.cpu_count() or 1)
         self.block_seconds = block_seconds
         self.energy_ratio = energy_ratio
         self._ina_front = InaBands(FeatureConfig.preset("ina_gender"))
@@ -184,7 +189,7 @@ class Segmenter:
 
     def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
         """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
-        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, _single_threaded_torch():
             bands, loge, duration = self._ina_features(source, sr, Path(tmp))
             return self._segment(source, sr, bands, loge, duration, Path(tmp))
 
@@ -293,7 +298,14 @@ class Segmenter:
         probs = np.full((grid.n_points, len(engine.labels)), np.nan, dtype=np.float32)
         if grid.n_patches == 0:
             return self._short_file_probs(engine, bands, grid, probs)
-        for a, b in _chunks(spans, _CHUNK_POINTS):
+        spans = list(spans)
+        n_wanted = sum(b - a for a, b in spans)
+        # Chunks run on a pool of single-threaded workers: on a small machine this keeps every
+        # core busy without the intra-op thread pool's spin-waits, which collapse under load.
+        size = max(PATCH_FRAMES, min(_CHUNK_POINTS, math.ceil(n_wanted / self.threads)))
+
+        def work(span: tuple[int, int]) -> None:
+            a, b = span
             first, last = grid.patch_of_point[a], grid.patch_of_point[b - 1]
             # Context of one patch each side, so normalisation and pooling see what they would
             # see in one pass over the whole file.
@@ -305,6 +317,9 @@ class Segmenter:
             p[~finite] = 0.5
             local = grid.patch_of_point[a:b] - f0 // PATCH_STEP
             probs[a:b] = p[local].numpy()
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            list(pool.map(work, _chunks(spans, size)))
         return probs
 
     def _short_file_probs(self, engine: _InaEngine, bands, grid: PatchGrid, probs: np.ndarray) -> np.ndarray:
@@ -348,6 +363,16 @@ class Segmenter:
                 logits = engine.model(torch.from_numpy(batch.astype(np.float32)))
                 patch_probs[i: i + len(idx)] = torch.softmax(logits, dim=-1).numpy()
         return patch_probs[nearest]
+
+
+@contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _chunks(spans: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int, int]]:

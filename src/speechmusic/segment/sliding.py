@@ -130,11 +130,15 @@ class FastIna:
             for o in phases:
                 first = o - top
                 part = x[..., max(first, 0):, :]
-                pad_top = max(0, -first)
-                bottom = (-(part.shape[-2] + pad_top)) % kh
-                if pad_top or bottom or left or right:
-                    part = F.pad(part, (left, right, pad_top, bottom), value=float("-inf"))
-                pooled = F.max_pool2d(part, (kh, kw), (kh, kw))
+                if left:  # never the case for INA's published networks; keep the general path
+                    part = F.pad(part, (left, right, max(0, -first), 0), value=float("-inf"))
+                    pooled = F.max_pool2d(part, (kh, kw), (kh, kw), ceil_mode=True)
+                else:
+                    # The pooling's own implicit -inf padding (no copy of the map): rows above
+                    # the first frame for this phase, and ceil_mode for the partial last
+                    # windows (rows below, bands to the right).
+                    pooled = F.max_pool2d(part, (kh, kw), (kh, kw), padding=(max(0, -first), 0),
+                                          ceil_mode=True)
                 if len(phases) == 1:
                     x, base, mult, q = pooled, base + mult * o, mult * kh, new_q
                     break
@@ -148,7 +152,7 @@ class FastIna:
         normalised image ``z`` ``[frames, bands]``."""
         logits = torch.empty(n_patches, self.n_classes)
         for fmap, base, mult, q in self._leaves(z[None, None], 0, 0, 1, PATCH_STEP):
-            pooled = F.max_pool2d(fmap, (self.final_height, 1), (1, 1))[0]  # [C, rows, W]
+            pooled = _sliding_max(fmap[0], self.final_height)  # [C, rows, W]
             rows = torch.arange(0, pooled.shape[1], q)
             starts = base + mult * rows
             keep = (starts % PATCH_STEP == 0) & (starts // PATCH_STEP < n_patches)
@@ -160,6 +164,26 @@ class FastIna:
                     h = torch.relu_(F.linear(h, w, b))
                 logits[starts[i: i + batch_size] // PATCH_STEP] = self.classifier(h)
         return logits
+
+
+def _sliding_max(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Maximum over ``width`` consecutive rows (dim -2), stride 1, by doubling: a few
+    elementwise maxima instead of ``width`` comparisons per output."""
+    out_rows = x.shape[-2] - width + 1
+    span, acc = 1, x
+    result = None
+    offset = 0
+    remaining = width
+    while remaining:
+        if remaining & 1:
+            part = acc[..., offset: offset + out_rows, :]
+            result = part if result is None else torch.maximum(result, part)
+            offset += span
+        remaining >>= 1
+        if remaining:
+            acc = torch.maximum(acc[..., :-span, :], acc[..., span:, :])
+            span *= 2
+    return result
 
 
 def _keras_same_pads(n: int, k: int) -> tuple[int, int]:
