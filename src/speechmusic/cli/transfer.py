@@ -1,0 +1,51 @@
+"""``speechmusic transfer CONFIG``: pre-train, transfer to every target task, write Table 2.
+
+Writes ``table2.md``, ``table2.csv`` and ``report.html`` into the run directory (default
+``runs/<config name>``) and prints Table 2. Resumable: finished folds are not trained again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from speechmusic.training.cache import FeatureCache
+from speechmusic.transfer.config import load_transfer_config
+from speechmusic.transfer.report import table2_markdown
+from speechmusic.transfer.runner import run_transfer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transfer", help="transfer-learning study: Table 2 (embeddings FZ/IN/FT, "
+                                        "Orig, baselines, general embeddings)", description=__doc__)
+    p.add_argument("config", help="transfer YAML, e.g. experiments/paper-transfer.yaml")
+    p.add_argument("-o", "--out", help="run directory (default: runs/<config name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value by dotted key (repeatable; values are YAML)")
+    p.add_argument("--target", action="append", default=[], metavar="NAME",
+                   help="run only this target task (repeatable)")
+    p.add_argument("--cache-dir", help="feature and embedding cache folder")
+    p.add_argument("--list", action="store_true", help="list targets and rows, then exit")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_transfer_config(args.config, overrides=args.overrides)
+    if args.list:
+        rows = [f"{a}-emb-{s}" for a in config.architectures for s in config.strategies]
+        rows += [f"{a}-orig" for a in config.architectures]
+        rows += [f"{e}-emb" for e in config.embedders] + [f"{b}-baseline" for b in config.baselines]
+        for t in config.targets:
+            print(f"{t.name}\t{'+'.join(t.datasets)}\t{t.task}\t{', '.join(rows)}")
+        return 0
+    out = Path(args.out) if args.out else Path("runs") / config.name
+    cache = FeatureCache(args.cache_dir) if args.cache_dir else None
+    start = time.perf_counter()
+    result = run_transfer(config, out, only_targets=args.target or None, cache=cache,
+                          on_event=lambda msg: print(msg, flush=True))
+    print()
+    print(table2_markdown(result.table, level=config.table_level))
+    print(f"\n{config.table_level}-wise accuracy; run directory: {out} (table2.md, table2.csv, "
+          f"report.html); {time.perf_counter() - start:.0f} s; skipped clips: {len(result.skipped)}")
+    return 0

@@ -1,0 +1,412 @@
+"""Experiment configuration: the YAML schema, ``--set`` overrides and ``${...}`` variables.
+
+A run config names datasets, tasks (class sets), input representations and models, the protocol
+and the training settings, and a list of experiment grids; see ``experiments/paper.yaml``::
+
+    roots:    {musan: ${MUSAN_ROOT}}
+    datasets: {musan: {layout: musan, root: ${roots.musan}}}
+    tasks:    {binary: {classes: [music, speech]}}
+    models:   {vgg: {name: vgg, features: [melspec]}}
+    protocol: {n_folds: 5, test_fraction: 0.1, val_fraction: 0.1}
+    training: {learning_rate: 0.001, batch_size: 64, max_epochs: 200, patience: 50}
+    experiments:
+      - {datasets: [musan], task: binary, models: [vgg]}
+
+``${a.b}`` is the value at dotted key ``a.b`` of the config, ``${NAME}`` the environment variable
+``NAME`` (``${NAME:-default}`` with a default). A variable nobody sets stays as written, and is an
+error only when something needs its value (a dataset root, for instance), with a message saying
+how to set it. ``--set key=value`` overrides go in before variables are resolved; values are
+parsed as YAML (``--set training.max_epochs=1``, ``--set protocol.folds=[0]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from speechmusic.data.adapters import DatasetSpec
+from speechmusic.errors import ConfigError
+from speechmusic.features.config import PRESETS, FeatureConfig
+from speechmusic.training.schema import from_dict, to_dict
+
+__all__ = [
+    "TaskSpec",
+    "ModelSpec",
+    "ProtocolConfig",
+    "TrainConfig",
+    "ExperimentSpec",
+    "RunConfig",
+    "Experiment",
+    "load_config",
+    "parse_overrides",
+    "apply_overrides",
+    "resolve_variables",
+    "expand_experiments",
+    "config_to_yaml",
+]
+
+
+@dataclass
+class TaskSpec:
+    """The classes a model learns, in output order; ``label_map`` renames before selecting."""
+
+    classes: list[str]
+    label_map: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+            raise ConfigError(f"a task needs at least two distinct classes, got {self.classes}")
+
+
+@dataclass
+class ModelSpec:
+    """An architecture of the model registry, its keyword arguments and the input
+    representations (names in ``features`` or presets) it is run with."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    features: list[str] = field(default_factory=lambda: ["melspec"])
+
+
+@dataclass
+class ProtocolConfig:
+    """The evaluation protocol (paper section 4.3).
+
+    ``n_folds`` repetitions, each testing on ``test_fraction`` and validating on ``val_fraction``
+    of the clips (grouped and stratified; ``test_fraction: null`` is classic k-fold).
+    ``balance``: random down-sampling of training and validation patches to the rarest class (of
+    each dataset, when several are combined, so every dataset has an equal share);
+    ``balance_test`` does the same to test patches (off: file-wise results need whole files).
+    ``short_clips``: ``skip`` clips shorter than one patch (listed in ``skipped.csv``) or ``pad``
+    them to one patch. ``max_patches_per_clip``: cap on training patches taken from one clip
+    (evenly spaced), to bound long files' weight and the run time (validation and test use every
+    patch). ``folds``: run only these.
+    """
+
+    n_folds: int = 5
+    test_fraction: float | None = 0.1
+    val_fraction: float = 0.1
+    seed: int = 0
+    balance: bool = True
+    balance_test: bool = False
+    short_clips: str = "skip"
+    max_patches_per_clip: int | None = None
+    folds: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.short_clips not in ("skip", "pad"):
+            raise ConfigError(f"short_clips must be 'skip' or 'pad', got {self.short_clips!r}")
+        if self.max_patches_per_clip is not None and self.max_patches_per_clip <= 0:
+            raise ConfigError(f"max_patches_per_clip must be positive, got {self.max_patches_per_clip}")
+        if self.n_folds < 1:
+            raise ConfigError(f"n_folds must be positive, got {self.n_folds}")
+        if self.folds is not None and any(not 0 <= f < self.n_folds for f in self.folds):
+            raise ConfigError(f"folds {self.folds} must lie in 0..{self.n_folds - 1}")
+
+
+@dataclass
+class TrainConfig:
+    """The fit loop (paper section 4.3): Adam, learning rate 1e-3, batches of 64, at most 200
+    epochs, early stopping after ``patience`` epochs without a validation-accuracy gain (``null``:
+    never), best weights restored. ``weight_decay`` is Adam's L2 term. ``num_threads`` sets
+    torch's CPU threads during training (``null``: leave as is). ``deterministic`` asks torch for
+    deterministic kernels. ``max_memory_mb``: patch sets up to this size are copied into RAM
+    (faster batches); larger ones are read from the memory-mapped feature cache per batch."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 200
+    patience: int | None = 50
+    weight_decay: float = 0.0
+    eval_batch_size: int = 512
+    num_threads: int | None = None
+    deterministic: bool = True
+    max_memory_mb: int = 1024
+
+    def __post_init__(self) -> None:
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("batch_size", "max_epochs", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be positive or null, got {self.patience}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
+@dataclass
+class ExperimentSpec:
+    """A grid: every model x each of its input representations, on ``datasets`` (several are
+    combined with balanced shares) for ``task``. ``features`` overrides the models' own lists.
+    ``name`` is a template with ``{datasets}``, ``{task}``, ``{model}``, ``{features}``."""
+
+    datasets: list[str]
+    task: str
+    models: list[str]
+    features: list[str] | None = None
+    name: str = "{datasets}-{task}-{model}-{features}"
+
+
+@dataclass
+class RunConfig:
+    """A whole run: see the module docstring. ``cache_dir``: the feature cache (default
+    ``$SPEECHMUSIC_CACHE`` or ``~/.cache/speechmusic/features``)."""
+
+    name: str = "run"
+    seed: int = 0
+    roots: dict[str, str | None] = field(default_factory=dict)
+    cache_dir: str | None = None
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    experiments: list[ExperimentSpec] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return from_dict(cls, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def feature_config(self, name: str) -> FeatureConfig:
+        """The input representation ``name``: from ``features`` or a preset."""
+        if name in self.features:
+            try:
+                return FeatureConfig.from_dict(self.features[name])
+            except ConfigError as exc:
+                raise ConfigError(f"features.{name}: {exc}") from None
+        if name in PRESETS:
+            return FeatureConfig.preset(name)
+        raise ConfigError(f"unknown input representation {name!r}: not in features "
+                          f"({sorted(self.features)}) nor a preset ({sorted(PRESETS)})")
+
+    def model_spec(self, name: str) -> ModelSpec:
+        """Model ``name`` from ``models``, or the registry architecture of that name."""
+        if name in self.models:
+            return self.models[name]
+        from speechmusic.models import list_models
+
+        if name in list_models():
+            return ModelSpec(name=name)
+        raise ConfigError(f"unknown model {name!r}: not in models ({sorted(self.models)}) nor the "
+                          f"registry ({list_models()})")
+
+
+@dataclass
+class Experiment:
+    """One cell of a grid, fully resolved: what :func:`speechmusic.training.cross_validate` runs."""
+
+    name: str
+    dataset_names: list[str]
+    datasets: list[DatasetSpec]
+    task_name: str
+    task: TaskSpec
+    model_name: str
+    model: ModelSpec
+    features_name: str
+    features: FeatureConfig
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "datasets": self.dataset_names, "task": self.task_name,
+                "classes": self.task.classes, "model": self.model_name, "arch": self.model.name,
+                "model_params": self.model.params, "features": self.features_name,
+                "feature_config": self.features.to_dict()}
+
+
+# ----------------------------------------------------------------------------- variables
+
+
+_VAR = re.compile(r"\$\{([^}]+)\}")
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    node = data
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def resolve_variables(data: Any, *, env: dict[str, str] | None = None) -> Any:
+    """Replace ``${dotted.key}`` (config values) and ``${NAME}`` / ``${NAME:-default}``
+    (environment) in every string; unresolved ones stay as written. Returns a new tree."""
+    env = dict(os.environ) if env is None else env
+    root = copy.deepcopy(data)
+
+    def sub(value: str) -> Any:
+        def one(expr: str) -> tuple[bool, Any]:
+            name, _, default = expr.partition(":-")
+            found, val = _lookup(root, name) if "." in name or name in root else (False, None)
+            if found:
+                return True, val
+            if name in env and env[name] != "":
+                return True, env[name]
+            if ":-" in expr:
+                return True, default
+            return False, None
+
+        whole = _VAR.fullmatch(value)
+        if whole:  # a whole-string variable keeps the type of what it refers to
+            found, val = one(whole.group(1))
+            return val if found else value
+        return _VAR.sub(lambda m: str(one(m.group(1))[1]) if one(m.group(1))[0] else m.group(0), value)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, str) and "${" in node:
+            return sub(node)
+        return node
+
+    for _ in range(10):  # variables may refer to variables: iterate to a fixed point
+        new = walk(root)
+        if new == root:
+            break
+        root = new
+    return root
+
+
+def unresolved(value: Any) -> str | None:
+    """The first ``${...}`` left in a string, or ``None``."""
+    if isinstance(value, str):
+        m = _VAR.search(value)
+        return m.group(0) if m else None
+    return None
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
+    """``["a.b=1", "c=[x, y]"]`` -> ``[("a.b", 1), ("c", ["x", "y"])]`` (values parsed as YAML)."""
+    out = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        out.append((key, value))
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Set dotted keys in a copy of ``data``, creating mappings on the way."""
+    data = copy.deepcopy(data)
+    for key, value in overrides:
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {key}: {where} is not an index of a {len(node)}-item list")
+                node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"--set {key}: {last} is not an index of a {len(node)}-item list")
+            node[int(last)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])} is not a mapping")
+    return data
+
+
+def load_config(path: str | os.PathLike | None = None, *, data: dict[str, Any] | None = None,
+                overrides: list[str] | list[tuple[str, Any]] | None = None,
+                env: dict[str, str] | None = None) -> RunConfig:
+    """Read a YAML run config (or take ``data``), apply overrides, resolve variables, validate."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such config file")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    else:
+        raw = data
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
+    pairs = [o if isinstance(o, tuple) else parse_overrides([o])[0] for o in overrides or []]
+    raw = apply_overrides(raw, pairs)
+    return RunConfig.from_dict(resolve_variables(raw, env=env))
+
+
+def config_to_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name).strip("_") or "experiment"
+
+
+def expand_experiments(config: RunConfig, *, only: list[str] | None = None) -> list[Experiment]:
+    """Every experiment of the config's grids, in order; ``only``: keep names matching any of
+    these glob patterns. Names must be unique."""
+    out: list[Experiment] = []
+    seen: set[str] = set()
+    for i, grid in enumerate(config.experiments):
+        where = f"experiments.{i}"
+        for d in grid.datasets:
+            if d not in config.datasets:
+                raise ConfigError(f"{where}.datasets: unknown dataset {d!r}; defined: {sorted(config.datasets)}")
+        if grid.task not in config.tasks:
+            raise ConfigError(f"{where}.task: unknown task {grid.task!r}; defined: {sorted(config.tasks)}")
+        if not grid.datasets or not grid.models:
+            raise ConfigError(f"{where}: needs at least one dataset and one model")
+        for model_name in grid.models:
+            spec = config.model_spec(model_name)
+            for feat in grid.features if grid.features is not None else spec.features:
+                fc = config.feature_config(feat)
+                try:
+                    name = grid.name.format(datasets="+".join(grid.datasets), task=grid.task,
+                                            model=model_name, features=feat)
+                except (KeyError, IndexError) as exc:
+                    raise ConfigError(f"{where}.name: unknown placeholder {exc} in {grid.name!r}") from None
+                name = _safe(name)
+                if name in seen:
+                    raise ConfigError(f"{where}: experiment name {name!r} occurs twice; make the "
+                                      "name template distinguish them")
+                seen.add(name)
+                out.append(Experiment(
+                    name=name, dataset_names=list(grid.datasets),
+                    datasets=[config.datasets[d] for d in grid.datasets], task_name=grid.task,
+                    task=config.tasks[grid.task], model_name=model_name, model=spec,
+                    features_name=feat, features=fc))
+    if only:
+        out = [e for e in out if any(fnmatch.fnmatch(e.name, pat) for pat in only)]
+    return out

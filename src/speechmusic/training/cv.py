@@ -1,0 +1,358 @@
+"""Cross-validation of one experiment: features, grouped folds, fit, test, one folder per fold.
+
+:func:`cross_validate` is the protocol of paper section 4.3 for any model a caller can build:
+the run engine passes a factory for registry architectures, a transfer-learning stage passes one
+that loads a pretrained checkpoint, replaces its classifier and freezes layers (``trainable``
+picks the parameters the optimiser sees). Per fold it writes into ``out_dir/fold_<k>/``::
+
+    split.json        clip ids of train / val / test
+    history.json      the fit history (loss and accuracy per epoch, best epoch)
+    train.log         one line per epoch
+    model.pt          checkpoint (model, labels, FeatureConfig, the fold's normaliser)
+    predictions.npz   test patch probabilities, patch -> clip index, labels, clip ids
+    metrics.json      frame- and file-wise metrics; written last: its presence marks the fold done
+
+A fold whose ``metrics.json`` exists is never trained again, so an interrupted run resumes where
+it stopped and gives the same numbers (every fold is seeded on its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from speechmusic.data.files import atomic_write, atomic_write_json
+from speechmusic.data.manifest import Manifest
+from speechmusic.data.splits import Split, check_no_leak, make_folds
+from speechmusic.errors import AudioError, ConfigError
+from speechmusic.evaluation.metrics import aggregate_folds, evaluate_predictions
+from speechmusic.features import FeatureConfig, FeatureNormalizer
+from speechmusic.progress import progress
+from speechmusic.training.cache import FeatureCache, FeatureRef
+from speechmusic.training.config import ProtocolConfig, TrainConfig
+from speechmusic.training.loop import EpochLog, FitResult, fit, predict_proba, seed_everything
+from speechmusic.training.patches import PatchSet
+
+__all__ = [
+    "SkipRecord",
+    "PreparedData",
+    "FoldContext",
+    "CVResult",
+    "extract_features",
+    "fold_seed",
+    "cross_validate",
+    "fold_done",
+]
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    """A clip left out, and why. ``stage``: ``read`` (cannot be decoded) or ``short``."""
+
+    path: str
+    clip_id: str
+    dataset: str
+    reason: str
+    stage: str = "read"
+    features: str = ""
+
+
+@dataclass
+class PreparedData:
+    """The readable clips of a manifest and their features (aligned), plus what was skipped."""
+
+    manifest: Manifest
+    refs: list[FeatureRef]
+    skipped: list[SkipRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FoldContext:
+    """What a model factory gets: build a model for ``labels`` taking ``input_shape`` patches."""
+
+    fold: int
+    labels: tuple[str, ...]
+    input_shape: tuple[int, int]
+    feature_config: FeatureConfig
+    seed: int
+
+
+@dataclass
+class CVResult:
+    out_dir: Path
+    labels: list[str]
+    folds: list[dict[str, Any]]
+    summary: dict[str, Any]
+    skipped: list[SkipRecord]
+    trained_folds: list[int]
+
+
+def extract_features(manifest: Manifest, config: FeatureConfig, cache: FeatureCache, *,
+                     desc: str = "features", features_name: str = "") -> PreparedData:
+    """Features of every clip (from the cache where present); unreadable clips are skipped with
+    their reason rather than stopping the run."""
+    clips, refs, skipped = [], [], []
+    for clip in progress(manifest, desc=desc, unit="clip", total=len(manifest)):
+        try:
+            refs.append(cache.ref(clip, config))
+            clips.append(clip)
+        except AudioError as exc:
+            log.warning("skipping %s: %s", clip.path, exc.reason)
+            skipped.append(SkipRecord(path=clip.path, clip_id=clip.id, dataset=clip.dataset,
+                                      reason=exc.reason, stage="read", features=features_name))
+    return PreparedData(manifest=Manifest(clips), refs=refs, skipped=skipped)
+
+
+def fold_seed(seed: int, name: str, fold: int) -> int:
+    """A stable per-fold seed (independent of which folds ran before in this process)."""
+    digest = hashlib.sha256(f"{seed}:{name}:{fold}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
+
+
+def fold_done(fold_dir: Path) -> bool:
+    return (fold_dir / METRICS_FILE).is_file()
+
+
+def _stratify_keys(manifest: Manifest) -> list[Any] | None:
+    return [(c.dataset, c.label) for c in manifest] if len(manifest.datasets) > 1 else None
+
+
+def _save_model(path: Path, model: nn.Module, *, labels: list[str], feature_config: FeatureConfig,
+                normalizer: FeatureNormalizer | None, extra: dict[str, Any]) -> None:
+    from speechmusic.models import SpeechMusicModel, save_checkpoint
+
+    if isinstance(model, SpeechMusicModel):
+        save_checkpoint(path, model=model, labels=labels, feature_config=feature_config,
+                        normalizer=normalizer, extra=extra)
+    else:  # a caller's own module: its weights and what describes them
+        payload = {"state_dict": model.state_dict(), "labels": labels,
+                   "feature_config": feature_config.to_dict(),
+                   "normalizer": None if normalizer is None else normalizer.to_dict(), "extra": extra}
+        atomic_write(path, lambda fh: torch.save(payload, fh))
+
+
+def cross_validate(
+    manifest: Manifest,
+    *,
+    labels: list[str],
+    feature_config: FeatureConfig,
+    model_factory: Callable[[FoldContext], nn.Module],
+    out_dir: str | Path,
+    protocol: ProtocolConfig | None = None,
+    training: TrainConfig | None = None,
+    cache: FeatureCache | None = None,
+    prepared: PreparedData | None = None,
+    trainable: Callable[[nn.Module], Iterable[nn.Parameter]] | None = None,
+    normalizer: str | FeatureNormalizer | None = "fit",
+    seed: int = 0,
+    name: str = "",
+    features_name: str = "",
+    checkpoint_extra: dict[str, Any] | None = None,
+    on_fold_end: Callable[[int, dict[str, Any]], None] | None = None,
+) -> CVResult:
+    """Run (or resume) k-fold cross-validation of one model on one manifest.
+
+    Args:
+        manifest: clips whose labels are all in ``labels``.
+        labels: class names in model output order.
+        feature_config: the input representation; patches are ``feature_config.patch_shape``.
+        model_factory: ``FoldContext -> nn.Module`` returning a model for ``len(labels)`` classes
+            (called after seeding torch with the fold's seed, so random inits are reproducible).
+        out_dir: the experiment's folder (``fold_<k>/`` below it).
+        protocol, training: defaults are the paper's.
+        cache: the feature cache (default: in memory only).
+        prepared: features already extracted for ``manifest`` (skips extraction).
+        trainable: ``model -> parameters`` the optimiser updates (default: the model's
+            ``trainable_parameters()``, i.e. what is not frozen).
+        normalizer: ``"fit"`` fits a :class:`FeatureNormalizer` on each fold's training clips;
+            a fitted normaliser is used as is (e.g. a pretrained checkpoint's); ``None``: none.
+        seed: base seed of weights, shuffling and dropout (splits use ``protocol.seed``).
+        name: the experiment's name (enters the fold seeds and the logs).
+        features_name: the representation's name, for ``skipped`` records.
+        checkpoint_extra: merged into every checkpoint's ``extra``.
+        on_fold_end: called with ``(fold, metrics)`` after each newly trained fold.
+
+    Returns:
+        :class:`CVResult`: per-fold metrics (also those of earlier, resumed runs), their summary
+        (mean and std over folds, also in ``out_dir/summary.json``) and the skipped clips.
+    """
+    protocol = protocol or ProtocolConfig()
+    training = training or TrainConfig()
+    cache = cache or FeatureCache(None)
+    out_dir = Path(out_dir)
+    labels = list(labels)
+    if isinstance(normalizer, str) and normalizer != "fit":
+        raise ConfigError(f"normalizer must be 'fit', a FeatureNormalizer or None, got {normalizer!r}")
+    if prepared is None:
+        prepared = extract_features(manifest, feature_config, cache, desc=f"features {name}".strip(),
+                                    features_name=features_name)
+    clips, refs = prepared.manifest, prepared.refs
+    skipped = list(prepared.skipped)
+    unknown = sorted(set(clips.labels) - set(labels))
+    if unknown:
+        raise ConfigError(f"{name or 'experiment'}: clips labelled {unknown} are not among the "
+                          f"classes {labels}")
+    if len(clips) == 0:
+        raise ConfigError(f"{name or 'experiment'}: no readable clips")
+    label_index = {lab: i for i, lab in enumerate(labels)}
+    clip_y = np.array([label_index[c.label] for c in clips], dtype=np.int64)
+    pf = feature_config.patch_frames
+    pad = protocol.short_clips == "pad"
+    short = [i for i, r in enumerate(refs) if r.n_frames < pf and not (pad and r.n_frames > 0)]
+    for i in short:
+        c = clips[i]
+        seconds = refs[i].n_frames / feature_config.frame_rate
+        skipped.append(SkipRecord(
+            path=c.path, clip_id=c.id, dataset=c.dataset, stage="short", features=features_name,
+            reason=f"shorter than one patch ({refs[i].n_frames} < {pf} frames, {seconds:.2f} s)"))
+    combined = len(clips.datasets) > 1
+    balance_keys = [(c.dataset, c.label) for c in clips] if combined else [c.label for c in clips]
+
+    # Splits depend on the clips and protocol.seed only: every model and input representation
+    # of the same data sees the same folds.
+    splits = make_folds(clips, n_folds=protocol.n_folds, test_fraction=protocol.test_fraction,
+                        val_fraction=protocol.val_fraction, seed=protocol.seed,
+                        stratify=_stratify_keys(clips))
+    wanted = protocol.folds if protocol.folds is not None else list(range(protocol.n_folds))
+    fold_metrics: list[dict[str, Any]] = []
+    trained: list[int] = []
+    for split in splits:
+        if split.fold not in wanted:
+            continue
+        fold_dir = out_dir / f"fold_{split.fold}"
+        if fold_done(fold_dir):
+            fold_metrics.append(json.loads((fold_dir / METRICS_FILE).read_text(encoding="utf-8")))
+            log.info("%s fold %d: done earlier, not retrained", name, split.fold)
+            continue
+        metrics = _run_fold(
+            split=split, clips=clips, refs=refs, clip_y=clip_y, labels=labels, short=set(short),
+            balance_keys=balance_keys, feature_config=feature_config, model_factory=model_factory,
+            fold_dir=fold_dir, protocol=protocol, training=training, trainable=trainable,
+            normalizer=normalizer, seed=fold_seed(seed, name, split.fold), name=name,
+            checkpoint_extra=checkpoint_extra or {})
+        fold_metrics.append(metrics)
+        trained.append(split.fold)
+        if on_fold_end is not None:
+            on_fold_end(split.fold, metrics)
+    summary = aggregate_folds(fold_metrics, labels)
+    summary.update({"name": name, "folds": [m["fold"] for m in fold_metrics],
+                    "n_clips": len(clips), "n_skipped": len(skipped)})
+    atomic_write_json(out_dir / "summary.json", summary)
+    return CVResult(out_dir=out_dir, labels=labels, folds=fold_metrics, summary=summary,
+                    skipped=skipped, trained_folds=trained)
+
+
+def _patchset(indices: Iterable[int], *, refs: list[FeatureRef], clip_y: np.ndarray,
+              balance_keys: list[Any], short: set[int], feature_config: FeatureConfig,
+              normalizer: FeatureNormalizer | None, limit: int | None, pad: bool) -> tuple[PatchSet, list[int]]:
+    keep = [i for i in indices if i not in short]
+    data = PatchSet([refs[i] for i in keep], clip_y[keep], patch_frames=feature_config.patch_frames,
+                    hop=feature_config.hop, normalizer=normalizer, max_patches_per_clip=limit,
+                    pad=pad, clip_keys=[balance_keys[i] for i in keep])
+    return data, keep
+
+
+def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: np.ndarray,
+              labels: list[str], short: set[int], balance_keys: list[Any],
+              feature_config: FeatureConfig, model_factory: Callable[[FoldContext], nn.Module],
+              fold_dir: Path, protocol: ProtocolConfig, training: TrainConfig,
+              trainable: Callable[[nn.Module], Iterable[nn.Parameter]] | None,
+              normalizer: str | FeatureNormalizer | None, seed: int, name: str,
+              checkpoint_extra: dict[str, Any]) -> dict[str, Any]:
+    check_no_leak(clips, split)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(fold_dir / "split.json", split.to_dict(clips))
+    rng = np.random.default_rng(seed)
+    train_idx = [i for i in split.train if i not in short]
+    if not train_idx:
+        raise ConfigError(f"{name} fold {split.fold}: no usable training clips")
+    if normalizer == "fit":
+        norm: FeatureNormalizer | None = FeatureNormalizer().fit(
+            refs[i].load() for i in train_idx)  # training split only
+    else:
+        norm = normalizer  # type: ignore[assignment]
+    pad = protocol.short_clips == "pad"
+    common = dict(refs=refs, clip_y=clip_y, balance_keys=balance_keys, short=short,
+                  feature_config=feature_config, normalizer=norm, pad=pad)
+    train, _ = _patchset(split.train, limit=protocol.max_patches_per_clip, **common)
+    val, _ = _patchset(split.val, limit=None, **common)  # all of them: a steadier stopping signal
+    test, test_clips = _patchset(split.test, limit=None, **common)
+    if protocol.balance:
+        train = train.balanced(rng=rng)
+        val = val.balanced(rng=rng)
+    if protocol.balance_test:
+        test = test.balanced(rng=rng)
+    budget = training.max_memory_mb * 2**20
+    for part in (train, val, test):  # in memory while they fit the budget, in that order
+        budget -= part.nbytes if part.materialize(max_bytes=budget) else 0
+    counts = {part: np.bincount(data.patch_label, minlength=len(labels)).tolist()
+              for part, data in (("train", train), ("val", val), ("test", test))}
+    # Training patches per balancing key: per label, or per (dataset, label) when combined.
+    shares: dict[str, int] = {}
+    for key in train.patch_keys():
+        k = "/".join(key) if isinstance(key, tuple) else str(key)
+        shares[k] = shares.get(k, 0) + 1
+    log.info("%s fold %d: patches train %s, val %s, test %s", name, split.fold, counts["train"],
+             counts["val"], counts["test"])
+
+    seed_everything(seed)
+    ctx = FoldContext(fold=split.fold, labels=tuple(labels), input_shape=feature_config.patch_shape,
+                      feature_config=feature_config, seed=seed)
+    model = model_factory(ctx)
+    params = trainable(model) if trainable is not None else None
+    train_log = fold_dir / "train.log"
+    train_log.write_text(f"{name} fold {split.fold}: seed {seed}, patches {counts}\n", encoding="utf-8")
+
+    def on_epoch(e: EpochLog) -> None:
+        val_part = (f" val_loss {e.val_loss:.4f} val_acc {e.val_accuracy:.4f}"
+                    if e.val_accuracy is not None else "")
+        with train_log.open("a", encoding="utf-8") as fh:  # a live log: appended per epoch
+            fh.write(f"epoch {e.epoch:4d} loss {e.train_loss:.4f} acc {e.train_accuracy:.4f}"
+                     f"{val_part} ({e.seconds:.1f} s)\n")
+
+    result: FitResult = fit(model, train, val, config=training, parameters=params, seed=seed,
+                            desc=f"{name} fold {split.fold}".strip(), on_epoch=on_epoch)
+    with train_log.open("a", encoding="utf-8") as fh:
+        fh.write(f"best epoch {result.best_epoch} (val_acc {result.best_val_accuracy}), "
+                 f"{result.epochs_run} epochs, early stop: {result.stopped_early}\n")
+    atomic_write_json(fold_dir / "history.json", result.to_dict())
+
+    probs = predict_proba(model, test, batch_size=training.eval_batch_size)
+    if len(test) == 0:
+        probs = np.zeros((0, len(labels)), dtype=np.float32)
+    test_clip_y = clip_y[test_clips] if test_clips else np.zeros(0, dtype=np.int64)
+    metrics = evaluate_predictions(probs, patch_labels=test.patch_label, patch_clip=test.patch_clip,
+                                   clip_labels=test_clip_y, labels=labels)
+    atomic_write(fold_dir / "predictions.npz", lambda fh: np.savez_compressed(
+        fh, probs=probs, patch_clip=test.patch_clip, patch_label=test.patch_label,
+        clip_label=test_clip_y, clip_id=np.array([clips[i].id for i in test_clips], dtype=str),
+        labels=np.array(labels, dtype=str)))
+    extra = {"experiment": name, "fold": split.fold, "seed": seed, "best_epoch": result.best_epoch,
+             **checkpoint_extra}
+    _save_model(fold_dir / "model.pt", model, labels=labels, feature_config=feature_config,
+                normalizer=norm, extra=extra)
+    metrics.update({
+        "fold": split.fold, "experiment": name, "labels": labels, "seed": seed,
+        "patches": counts,
+        "train_shares": dict(sorted(shares.items())),
+        "clips": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        "fit": {k: v for k, v in result.to_dict().items() if k != "history"},
+    })
+    atomic_write_json(fold_dir / METRICS_FILE, metrics)  # last: marks the fold as done
+    log.info("%s fold %d: frame acc %.4f, file acc %.4f (%d epochs, best %d)", name, split.fold,
+             metrics["frame"]["accuracy"], metrics["file"]["accuracy"], result.epochs_run,
+             result.best_epoch)
+    return metrics

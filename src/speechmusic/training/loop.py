@@ -1,0 +1,213 @@
+"""The fit loop: Adam, mini-batches of patches, early stopping on validation accuracy.
+
+:func:`fit` trains any ``nn.Module`` that maps ``[batch, n_features, patch_frames]`` to logits,
+already built by the caller: a fresh registry model, or a pretrained one with frozen parts whose
+``parameters`` (e.g. ``model.trainable_parameters()`` after ``set_trainable("intermediate")``) are
+the only ones the optimiser sees. The best weights (highest validation accuracy; the earliest
+epoch on ties) are restored at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from speechmusic.errors import ConfigError
+from speechmusic.progress import progress
+from speechmusic.training.config import TrainConfig
+from speechmusic.training.patches import PatchSet
+
+__all__ = ["EpochLog", "FitResult", "fit", "predict_proba", "seed_everything", "training_context"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did. ``best_epoch`` is 1-based (0: no epoch ran)."""
+
+    history: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_accuracy: float | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    def to_dict(self) -> dict:
+        return {"best_epoch": self.best_epoch, "best_val_accuracy": self.best_val_accuracy,
+                "epochs_run": self.epochs_run, "stopped_early": self.stopped_early,
+                "seconds": round(self.seconds, 3), "history": [asdict(h) for h in self.history]}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) for weight initialisation and dropout."""
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def training_context(config: TrainConfig) -> Iterator[None]:
+    """Deterministic kernels and the configured thread count, restored afterwards."""
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_threads = torch.get_num_threads()
+    try:
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_det)
+        torch.set_num_threads(old_threads)
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, data: PatchSet, *, batch_size: int) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` (in eval mode) on ``data``."""
+    if len(data) == 0:
+        return math.nan, math.nan
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    loss_sum, correct = 0.0, 0
+    for x, y in data.iter_batches(batch_size):
+        logits = model(torch.from_numpy(x).to(device))
+        target = torch.from_numpy(y).to(device)
+        loss_sum += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == target).sum())
+    model.train(was_training)
+    return loss_sum / len(data), correct / len(data)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, data: PatchSet, *, batch_size: int = 512) -> np.ndarray:
+    """Softmax probabilities ``[n_patches, n_classes]`` of ``model`` (in eval mode) on ``data``."""
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    out = []
+    for x, _ in data.iter_batches(batch_size):
+        out.append(torch.softmax(model(torch.from_numpy(x).to(device)), dim=-1).cpu().numpy())
+    model.train(was_training)
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: TrainConfig,
+        parameters: Iterable[nn.Parameter] | None = None, seed: int = 0,
+        desc: str = "training", on_epoch: Callable[[EpochLog], None] | None = None) -> FitResult:
+    """Train ``model`` on ``train`` with early stopping on ``val``; returns the history.
+
+    Args:
+        model: maps ``[batch, n_features, patch_frames]`` float32 to logits ``[batch, n_classes]``.
+        train: training patches (labels are class indices).
+        val: validation patches; ``None`` or empty: train ``max_epochs`` and keep the last weights.
+        config: optimiser and stopping settings.
+        parameters: what the optimiser updates; default ``model.trainable_parameters()`` when the
+            model has it (frozen layers stay frozen), else every parameter that requires grad.
+        seed: shuffling and dropout; with the same seed, data and initial weights, two runs on CPU
+            give the same weights.
+        desc: progress bar label.
+        on_epoch: called after every epoch with its :class:`EpochLog`.
+
+    The model is left in eval mode with the best weights.
+    """
+    if len(train) == 0:
+        raise ConfigError("no training patches: every training clip was skipped or too short")
+    if parameters is None:
+        if hasattr(model, "trainable_parameters"):
+            parameters = model.trainable_parameters()
+        else:
+            parameters = (p for p in model.parameters() if p.requires_grad)
+    params = list(parameters)
+    if not params:
+        raise ConfigError("nothing to train: no trainable parameters")
+    use_val = val is not None and len(val) > 0
+    result = FitResult()
+    start_time = time.perf_counter()
+    with training_context(config):
+        seed_everything(seed)
+        rng = np.random.default_rng(seed)
+        optimiser = torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        device = _device(model)
+        best_state = copy.deepcopy(model.state_dict())
+        best_acc = -math.inf
+        since_best = 0
+        bar = progress(range(1, config.max_epochs + 1), desc=desc, unit="epoch")
+        for epoch in bar:
+            t0 = time.perf_counter()
+            model.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for x, y in train.iter_batches(config.batch_size, rng=rng, drop_singleton=True):
+                xb = torch.from_numpy(x).to(device)
+                yb = torch.from_numpy(y).to(device)
+                optimiser.zero_grad(set_to_none=True)
+                logits = model(xb)
+                loss = nn.functional.cross_entropy(logits, yb)
+                if not torch.isfinite(loss):
+                    raise ConfigError(f"{desc}: the training loss became {float(loss)} at epoch "
+                                      f"{epoch}; lower the learning rate")
+                loss.backward()
+                optimiser.step()
+                loss_sum += float(loss.detach()) * len(y)
+                correct += int((logits.argmax(dim=1) == yb).sum())
+                seen += len(y)
+            val_loss, val_acc = _evaluate(model, val, batch_size=config.eval_batch_size) if use_val \
+                else (None, None)
+            entry = EpochLog(epoch=epoch, train_loss=loss_sum / max(seen, 1),
+                             train_accuracy=correct / max(seen, 1), val_loss=val_loss,
+                             val_accuracy=val_acc, seconds=time.perf_counter() - t0)
+            result.history.append(entry)
+            if on_epoch is not None:
+                on_epoch(entry)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{entry.train_loss:.3f}",
+                                val=f"{val_acc:.3f}" if val_acc is not None else "-")
+            if not use_val:
+                result.best_epoch = epoch
+                continue
+            if val_acc > best_acc:
+                best_acc, since_best = val_acc, 0
+                result.best_epoch, result.best_val_accuracy = epoch, val_acc
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if config.patience is not None and since_best >= config.patience:
+                    result.stopped_early = True
+                    break
+        if hasattr(bar, "close"):
+            bar.close()
+        if use_val:
+            model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - start_time
+    return result

@@ -1,0 +1,215 @@
+"""Table 2 of the paper from a transfer run directory: Markdown, CSV and an HTML report.
+
+Layout (one block per target task)::
+
+    Task-Set-Combination | Model          | Acc_FZ [%] | Acc_IN [%] | Acc_FT [%]
+    Speech Music on S&S  | INA_Emb        | 98.8 ± 1.4 | 97.6 ± 2.1 | 85.1 ± 4.8
+                         | INA_Orig       | -          | -          | 93.8 ± 3.0
+                         | ...            |            |            |
+                         | OpenL3_Emb     | 99.2 ± 0.4 | -          | -
+                         | DNN_baseline   | -          | -          | 92.9 ± 1.9
+
+Mean ± standard deviation over the cross-validation folds; the accuracy is frame-wise (every
+model input, as in the paper) or file-wise (``table_level``). The CSV holds both levels.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from speechmusic.data.files import atomic_write_text
+from speechmusic.evaluation.report import _fmt, _table
+from speechmusic.transfer.config import TransferConfig
+
+__all__ = ["table2_rows", "table2_markdown", "table2_csv", "write_transfer_report"]
+
+_COLUMNS = ("FZ", "IN", "FT")
+
+
+def _title(name: str, config: TransferConfig) -> str:
+    from speechmusic.transfer.runner import MODEL_TITLES
+
+    spec = config.embedders.get(name)
+    if spec is not None and spec.title:
+        return spec.title
+    arch = config.models[name].name if name in config.models else name
+    return MODEL_TITLES.get(name, MODEL_TITLES.get(arch, name))
+
+
+def _summary(run_dir: Path, name: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    exp = run_dir / "experiments" / name
+    s, d = exp / "summary.json", exp / "experiment.json"
+    summ = json.loads(s.read_text(encoding="utf-8")) if s.is_file() else None
+    desc = json.loads(d.read_text(encoding="utf-8")) if d.is_file() else None
+    return summ, desc
+
+
+def _cell(summary: dict[str, Any] | None, desc: dict[str, Any] | None) -> dict[str, Any]:
+    if summary is None:
+        return {"status": "missing"}
+    out: dict[str, Any] = {"status": "ok", "n_folds": summary.get("n_folds", 0),
+                           "seconds": (desc or {}).get("seconds")}
+    for level in ("frame", "file"):
+        acc = (summary.get(level) or {}).get("accuracy") or {}
+        out[f"{level}_mean"], out[f"{level}_std"] = acc.get("mean"), acc.get("std")
+    return out
+
+
+def table2_rows(run_dir: str | os.PathLike, config: TransferConfig, *, targets: list[str] | None = None,
+                unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One dict per Table 2 row: ``target``, ``title``, ``model``, ``kind`` and a cell per
+    column (``FZ``/``IN``/``FT``: ``None`` where the paper has "-")."""
+    run_dir = Path(run_dir)
+    unavailable = unavailable or {}
+    rows: list[dict[str, Any]] = []
+    for target in config.targets:
+        if targets is not None and target.name not in targets:
+            continue
+        title = target.title or target.name
+
+        def row(model: str, kind: str, cells: dict[str, str | None], note: str = "",
+                target: Any = target, title: str = title) -> None:
+            entry: dict[str, Any] = {"target": target.name, "title": title, "model": model,
+                                     "kind": kind, "note": note}
+            for col in _COLUMNS:
+                exp = cells.get(col)
+                entry[col] = None if exp is None else _cell(*_summary(run_dir, f"{target.name}-{exp}"))
+            rows.append(entry)
+
+        for arch in config.architectures:
+            t = _title(arch, config)
+            row(f"{t}_Emb", "embedding", {_c: f"{arch}-emb-{s}" for s, _c in
+                                          (("frozen", "FZ"), ("intermediate", "IN"), ("full", "FT"))
+                                          if s in config.strategies})
+            row(f"{t}_Orig", "original", {"FT": f"{arch}-orig"})
+        for ename in config.embedders:
+            t = _title(ename, config)
+            if ename in unavailable:
+                rows.append({"target": target.name, "title": title, "model": f"{t}_Emb",
+                             "kind": "general", "note": unavailable[ename],
+                             "FZ": {"status": "unavailable"}, "IN": None, "FT": None})
+                continue
+            row(f"{t}_Emb", "general", {"FZ": f"{ename}-emb"})
+        for base in config.baselines:
+            row(f"{_title(base, config)}_baseline", "baseline", {"FT": f"{base}-baseline"})
+    return rows
+
+
+def _text(cell: dict[str, Any] | None, level: str) -> str:
+    if cell is None:
+        return "-"
+    if cell.get("status") == "unavailable":
+        return "n/a"
+    if cell.get("status") != "ok":
+        return "(not run)"
+    mean, std = cell.get(f"{level}_mean"), cell.get(f"{level}_std")
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    return _fmt(mean, std)
+
+
+def _layout(rows: list[dict[str, Any]], level: str) -> tuple[list[str], list[list[str]]]:
+    headers = ["Task-Set-Combination", "Model", "Acc_FZ [%]", "Acc_IN [%]", "Acc_FT [%]"]
+    body, last = [], None
+    for r in rows:
+        first = r["title"] if r["title"] != last else ""
+        last = r["title"]
+        body.append([first, r["model"], *(_text(r[c], level) for c in _COLUMNS)])
+    return headers, body
+
+
+def table2_markdown(rows: list[dict[str, Any]], *, level: str = "frame") -> str:
+    """Table 2 as a Markdown table."""
+    headers, body = _layout(rows, level)
+    return _table(headers, body)[0]
+
+
+def table2_csv(rows: list[dict[str, Any]]) -> str:
+    """Table 2 as CSV: per column the frame- and file-wise mean and std (fractions), folds, seconds."""
+    buf = io.StringIO()
+    fields = ["target", "title", "model", "kind"]
+    for col in _COLUMNS:
+        fields += [f"{col}_frame_mean", f"{col}_frame_std", f"{col}_file_mean", f"{col}_file_std",
+                   f"{col}_folds", f"{col}_seconds"]
+    fields.append("note")
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        out: dict[str, Any] = {k: r[k] for k in ("target", "title", "model", "kind")}
+        out["note"] = r.get("note", "")
+        for col in _COLUMNS:
+            cell = r.get(col) or {}
+            for level in ("frame", "file"):
+                for stat in ("mean", "std"):
+                    v = cell.get(f"{level}_{stat}")
+                    out[f"{col}_{level}_{stat}"] = "" if v is None else f"{v:.6f}"
+            out[f"{col}_folds"] = cell.get("n_folds", "")
+            out[f"{col}_seconds"] = "" if cell.get("seconds") is None else cell["seconds"]
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def _pretrain_rows(run_dir: Path) -> list[list[str]]:
+    out = []
+    for exp in sorted((run_dir / "pretrain").glob("*")):
+        s = exp / "summary.json"
+        if s.is_file():
+            summ = json.loads(s.read_text(encoding="utf-8"))
+            fr = (summ.get("frame") or {}).get("accuracy") or {}
+            fi = (summ.get("file") or {}).get("accuracy") or {}
+            out.append([exp.name, ", ".join(str(f) for f in summ.get("folds", [])),
+                        _fmt(fr.get("mean"), None), _fmt(fi.get("mean"), None)])
+    return out
+
+
+def write_transfer_report(run_dir: str | os.PathLike, config: TransferConfig,
+                          rows: list[dict[str, Any]]) -> dict[str, Path]:
+    """``table2.md``, ``table2.csv`` and ``report.html`` in ``run_dir``."""
+    run_dir = Path(run_dir)
+    level = config.table_level
+    files = {
+        "table2.md": atomic_write_text(run_dir / "table2.md", table2_markdown(rows, level=level) + "\n"),
+        "table2.csv": atomic_write_text(run_dir / "table2.csv", table2_csv(rows)),
+    }
+    headers, body = _layout(rows, level)
+    _, t2 = _table(headers, body)
+    _, t2_other = _table(headers, _layout(rows, "file" if level == "frame" else "frame")[1])
+    other = "file" if level == "frame" else "frame"
+    parts = [f"<h1>Transfer study: {html.escape(config.name)}</h1>",
+             f"<h2>Table 2 ({level}-wise accuracy)</h2>",
+             f"<p>Mean ± standard deviation over {config.protocol.n_folds} cross-validation folds. "
+             "FZ: only the appended classifier trains; IN: unfrozen from the green line; FT: "
+             "everything trains. Orig and baselines are trained from scratch on the target; "
+             "general embeddings (_Emb without IN/FT) feed a "
+             f"{config.head_units}-unit MLP.</p>", t2,
+             f"<h2>Table 2 ({other}-wise accuracy)</h2>", t2_other]
+    notes = [r for r in rows if r.get("note")]
+    if notes:
+        parts.append("<h2>Unavailable rows</h2><ul>" + "".join(
+            f"<li>{html.escape(r['target'])} {html.escape(r['model'])}: {html.escape(r['note'])}</li>"
+            for r in notes) + "</ul>")
+    pre = _pretrain_rows(run_dir)
+    if pre:
+        _, h = _table(["pretrained network", "fold", "source frame acc [%]", "source file acc [%]"], pre)
+        parts += ["<h2>Pre-training (source task, held-out test split)</h2>", h]
+    skipped = run_dir / "skipped.csv"
+    if skipped.is_file():
+        recs = list(csv.DictReader(io.StringIO(skipped.read_text(encoding="utf-8"))))
+        if recs:
+            _, h = _table(["path", "stage", "features", "reason"],
+                          [[r["path"], r["stage"], r["features"], r["reason"]] for r in recs])
+            parts += [f"<h2>Skipped clips ({len(recs)})</h2>", h]
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}"
+            f"</title><style>{style}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+    files["report.html"] = atomic_write_text(run_dir / "report.html", page)
+    return files

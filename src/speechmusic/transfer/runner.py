@@ -1,0 +1,411 @@
+"""The transfer study (paper section 4.4, Table 2): pre-train, then transfer to every target.
+
+For every architecture of ``config.architectures``:
+
+1. **pre-training** on the source datasets combined with balanced shares (one fold of the
+   protocol; :func:`speechmusic.training.cross_validate` with that fold only), giving one
+   checkpoint per architecture;
+2. for every target task, cross-validated (the same folds for every row of a target):
+
+   * ``<arch>-emb-<strategy>``: the pretrained network, its output layer replaced by the
+     appended classifier (``head_units`` dense + output), trained ``frozen`` (Acc_FZ),
+     ``intermediate`` (Acc_IN, from the green line on) or ``full`` (Acc_FT); inputs normalised
+     with the pretrained checkpoint's normaliser;
+   * ``<arch>-orig``: the same architecture trained from scratch on the target (Table 2's Orig);
+
+and once per target:
+
+   * ``<baseline>-baseline``: e.g. the DNN on MelSpec, trained from scratch;
+   * ``<embedder>-emb``: a general embedding (OpenL3, YAMNet, INA) + the 128-unit MLP, every
+     embedding frame a training example (its features normalised per dimension on the training
+     split).
+
+Everything goes through :func:`speechmusic.training.cross_validate` (the fit loop, early
+stopping, folds, checkpoints, resume). The run directory::
+
+    config.yaml
+    pretrain/<arch>/fold_<k>/model.pt       the pretrained networks (and their source metrics)
+    experiments/<target>-<row>/             experiment.json, summary.json, fold_<k>/
+    skipped.csv                             clips left out, with the reason
+    table2.csv, table2.md, report.html      the paper's Table 2 layout (+ details)
+
+Running again into the same directory trains only what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from speechmusic.data.files import atomic_write_json, atomic_write_text
+from speechmusic.data.manifest import Clip, Manifest
+from speechmusic.errors import ConfigError, SpeechMusicError, WeightsUnavailableError
+from speechmusic.features import FeatureConfig
+from speechmusic.models import build_model, load_checkpoint
+from speechmusic.training import (
+    CVResult,
+    Experiment,
+    FeatureCache,
+    FoldContext,
+    ModelSpec,
+    PreparedData,
+    SkipRecord,
+    cross_validate,
+    default_cache_dir,
+    experiment_manifest,
+    extract_features,
+)
+from speechmusic.training.runner import SKIPPED_COLUMNS
+from speechmusic.transfer.config import EmbedderSpec, TransferConfig
+from speechmusic.transfer.embedders import Embedder
+
+__all__ = ["EmbeddingCache", "TransferResult", "build_spec_embedder", "embedding_feature_config",
+           "run_transfer", "transfer_model", "MODEL_TITLES"]
+
+log = logging.getLogger(__name__)
+
+#: How Table 2 names the architectures.
+MODEL_TITLES = {"ina": "INA", "vgg": "VGG-like", "swishnet": "SwishNet", "dnn": "DNN",
+                "openl3": "OpenL3", "yamnet": "YAMNet"}
+_COLUMN = {"frozen": "FZ", "intermediate": "IN", "full": "FT"}
+
+
+@dataclass
+class TransferResult:
+    """What a run produced: the Table 2 rows, every cross-validation, the skipped clips."""
+
+    run_dir: Path
+    table: list[dict[str, Any]] = field(default_factory=list)
+    experiments: dict[str, CVResult] = field(default_factory=dict)
+    pretrained: dict[str, Path] = field(default_factory=dict)
+    skipped: list[SkipRecord] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- embeddings as features
+
+
+def embedding_feature_config(embedder: Embedder) -> FeatureConfig:
+    """The shape of an embedder's output as a :class:`FeatureConfig`, so that the training engine
+    treats embedding matrices ``[dim, frames]`` like features: ``n_features = dim``, one frame per
+    patch, ``hop_length`` the embedding hop in samples. It describes no front-end (``kind`` is
+    nominal); checkpoints trained on it carry ``extra.input = "embeddings"`` and the embedder."""
+    hop = max(1, round(embedder.hop_seconds * embedder.sample_rate))
+    return FeatureConfig(kind="logmel", sample_rate=int(embedder.sample_rate), n_fft=hop,
+                         hop_length=hop, n_mels=int(embedder.embedding_size), patch_frames=1,
+                         patch_hop=1)
+
+
+class EmbeddingCache(FeatureCache):
+    """A :class:`FeatureCache` whose "features" are an embedder's output, transposed to
+    ``[dim, frames]``; entries are keyed by the clip and the embedder's :meth:`describe`."""
+
+    def __init__(self, root: str | os.PathLike | None, embedder: Embedder) -> None:
+        super().__init__(root)
+        self.embedder = embedder
+        self._identity = json.dumps(embedder.describe(), sort_keys=True)
+        self.config = embedding_feature_config(embedder)
+
+    def key(self, clip: Clip, config: FeatureConfig) -> str:
+        base = super().key(clip, config)
+        return hashlib.sha256((base + self._identity).encode()).hexdigest()[:32]
+
+    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
+        emb, _ = self.embedder.embed_file(clip.path, offset=clip.start or 0.0, duration=clip.duration)
+        return np.ascontiguousarray(emb.T, dtype=np.float32)
+
+
+def build_spec_embedder(spec: EmbedderSpec) -> Embedder:
+    """The embedder an :class:`EmbedderSpec` describes."""
+    params = dict(spec.params)
+    if spec.kind == "ina":
+        from speechmusic.transfer.embedders import InaEmbedder
+
+        return InaEmbedder(params.pop("variant", "sm"), model_file=spec.weights, **params)
+    if spec.kind == "yamnet":
+        from speechmusic.transfer.yamnet import YamNetEmbedder
+
+        return YamNetEmbedder(model_path=spec.weights, **params)
+    if spec.kind == "openl3":
+        from speechmusic.transfer.openl3 import OpenL3Embedder
+
+        return OpenL3Embedder(weights=spec.weights, **params)
+    from speechmusic.transfer.embedders import CheckpointEmbedder
+
+    path = params.pop("path", None) or spec.weights
+    if not path:
+        raise ConfigError("a checkpoint embedder needs params.path (or weights)")
+    return CheckpointEmbedder(path, **params)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def _check_same_config(run_dir: Path, config: TransferConfig) -> None:
+    """Refuse to mix settings in one run directory (dataset roots and thread counts may change)."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
+
+    def strip(d: dict[str, Any]) -> dict[str, Any]:
+        d = {k: v for k, v in d.items() if k not in ("roots", "cache_dir", "name", "targets")}
+        if isinstance(d.get("training"), dict):
+            d["training"] = {k: v for k, v in d["training"].items() if k != "num_threads"}
+        if isinstance(d.get("datasets"), dict):
+            d["datasets"] = {n: {k: v for k, v in (s or {}).items() if k != "root"}
+                             for n, s in d["datasets"].items()}
+        for spec in (d.get("embedders") or {}).values():
+            if isinstance(spec, dict):
+                spec.pop("weights", None)
+        return d
+
+    try:
+        old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise ConfigError(f"{path} is not valid YAML; use a new run directory") from None
+    a, b = strip(old), strip(json.loads(json.dumps(config.to_dict())))
+    if a != b:
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        raise ConfigError(f"{run_dir} holds a transfer run with different settings ({', '.join(keys)}); "
+                          "resume it with the same config or write to a new directory")
+
+
+def _manifest(config: TransferConfig, name: str, datasets: list[str], task: str,
+              loaded: dict[str, Manifest]) -> Manifest:
+    exp = Experiment(name=name, dataset_names=list(datasets),
+                     datasets=[config.datasets[d] for d in datasets], task_name=task,
+                     task=config.tasks[task], model_name="-", model=ModelSpec(name="-"),
+                     features_name="-", features=FeatureConfig())
+    return experiment_manifest(exp, loaded=loaded)
+
+
+def _describe(*, name: str, target: Any, classes: list[str], model: str, arch: str, features: str,
+              feature_config: dict[str, Any], row: str, column: str, strategy: str | None,
+              source: Any) -> dict[str, Any]:
+    return {"name": name, "datasets": list(target.datasets), "task": target.task, "classes": classes,
+            "model": model, "arch": arch, "features": features, "feature_config": feature_config,
+            "target": target.name, "target_title": target.title or target.name, "row": row,
+            "column": column, "strategy": strategy, "source": source}
+
+
+def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
+                 only_targets: list[str] | None = None, cache: FeatureCache | None = None,
+                 on_event: Callable[[str], None] | None = None) -> TransferResult:
+    """Run (or resume) the study of ``config`` into ``run_dir``; returns the Table 2 rows.
+
+    ``only_targets``: run these targets only (pre-training always runs). ``on_event`` receives
+    one line per finished stage (for progress output).
+    """
+    from speechmusic.transfer.report import table2_rows, write_transfer_report
+
+    config.check()
+    run_dir = Path(run_dir)
+    say = on_event or (lambda msg: log.info("%s", msg))
+    targets = [t for t in config.targets if only_targets is None or t.name in only_targets]
+    if not targets:
+        raise ConfigError(f"no target matches {only_targets}; targets: {[t.name for t in config.targets]}")
+    rc = config.run_config()
+    # Every dataset is read and every embedder loaded before any training: fail fast.
+    loaded: dict[str, Manifest] = {}
+    source = (_manifest(config, "pretrain", config.pretrain.datasets, config.pretrain.task, loaded)
+              if config.pretrain is not None and config.architectures else None)
+    target_manifests = {t.name: _manifest(config, t.name, t.datasets, t.task, loaded) for t in targets}
+    result = TransferResult(run_dir=run_dir)
+    embedders: dict[str, Embedder] = {}
+    for ename, espec in config.embedders.items():
+        try:
+            embedders[ename] = build_spec_embedder(espec)
+        except (WeightsUnavailableError, ImportError) as exc:
+            if not espec.optional:
+                raise
+            result.unavailable[ename] = str(exc)
+            say(f"embedder {ename}: unavailable ({exc}); its rows read n/a")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_config(run_dir, config)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False,
+                                                               allow_unicode=True))
+    cache_root = config.cache_dir or default_cache_dir()
+    cache = cache or FeatureCache(cache_root)
+    prepared: dict[tuple[str, str], PreparedData] = {}
+    skip_seen: set[tuple[str, str, str]] = set()
+
+    def prepare(key: str, manifest: Manifest, fc: FeatureConfig, fcache: FeatureCache,
+                features_name: str) -> PreparedData:
+        k = (key, fc.key() if not isinstance(fcache, EmbeddingCache) else features_name)
+        if k not in prepared:
+            prepared[k] = extract_features(manifest, fc, fcache, desc=f"features {key}/{features_name}",
+                                           features_name=features_name)
+        return prepared[k]
+
+    def record(name: str, cv: CVResult, seconds: float) -> None:
+        result.experiments[name] = cv
+        if cv.trained_folds:
+            result.seconds[name] = seconds
+        for rec in cv.skipped:
+            k = (rec.path, rec.stage, rec.features)
+            if k not in skip_seen:
+                skip_seen.add(k)
+                result.skipped.append(rec)
+
+    # 1. pre-training
+    for arch in config.architectures if source is not None else []:
+        spec = rc.model_spec(arch)
+        fname = spec.features[0]
+        fc = rc.feature_config(fname)
+        protocol = replace(config.protocol, folds=[config.pretrain.fold])
+        if config.pretrain.max_patches_per_clip is not None:
+            protocol = replace(protocol, max_patches_per_clip=config.pretrain.max_patches_per_clip)
+        out = run_dir / "pretrain" / arch
+        atomic_write_json(out / "experiment.json", {
+            "name": f"pretrain-{arch}", "datasets": config.pretrain.datasets, "task": config.pretrain.task,
+            "classes": config.tasks[config.pretrain.task].classes, "model": arch, "arch": spec.name,
+            "features": fname, "feature_config": fc.to_dict()})
+        t0 = time.perf_counter()
+        cv = cross_validate(
+            source, labels=list(config.tasks[config.pretrain.task].classes), feature_config=fc,
+            model_factory=_registry_factory(spec), out_dir=out, protocol=protocol,
+            training=config.pretrain.training or config.training, cache=cache,
+            prepared=prepare("pretrain", source, fc, cache, fname), seed=config.seed,
+            name=f"pretrain-{arch}", features_name=fname,
+            checkpoint_extra={"stage": "pretrain", "datasets": config.pretrain.datasets})
+        record(f"pretrain-{arch}", cv, time.perf_counter() - t0)
+        result.pretrained[arch] = out / f"fold_{config.pretrain.fold}" / "model.pt"
+        acc = (cv.summary.get("frame") or {}).get("accuracy", {}).get("mean")
+        say(f"pretrain {arch}: source frame accuracy {acc:.3f} ({time.perf_counter() - t0:.1f} s)"
+            if acc is not None else f"pretrain {arch} done")
+
+    # 2. every target
+    for target in targets:
+        manifest = target_manifests[target.name]
+        classes = list(config.tasks[target.task].classes)
+
+        def run_row(row: str, *, model_factory: Callable[[FoldContext], Any], fc: FeatureConfig,
+                    fcache: FeatureCache, features_name: str, normalizer: Any, model: str, arch: str,
+                    column: str, strategy: str | None, source_desc: Any, extra: dict[str, Any],
+                    feature_desc: dict[str, Any] | None = None, target: Any = target,
+                    manifest: Manifest = manifest, classes: list[str] = classes) -> None:
+            name = f"{target.name}-{row}"
+            out = run_dir / "experiments" / name
+            data = prepare(target.name, manifest, fc, fcache, features_name)
+            desc = _describe(name=name, target=target, classes=classes, model=model, arch=arch,
+                             features=features_name, feature_config=feature_desc or fc.to_dict(),
+                             row=row, column=column, strategy=strategy, source=source_desc)
+            old = out / "experiment.json"
+            if old.is_file():
+                desc["seconds"] = json.loads(old.read_text(encoding="utf-8")).get("seconds")
+            atomic_write_json(old, desc)
+            t0 = time.perf_counter()
+            cv = cross_validate(
+                data.manifest, labels=classes, feature_config=fc, model_factory=model_factory,
+                out_dir=out, protocol=config.protocol, training=config.training, cache=fcache,
+                prepared=data, normalizer=normalizer, seed=config.seed, name=name,
+                features_name=features_name,
+                checkpoint_extra={"stage": "transfer", "target": target.name, **extra})
+            seconds = time.perf_counter() - t0
+            record(name, cv, seconds)
+            if cv.trained_folds:
+                desc["seconds"] = round(seconds, 2)
+                atomic_write_json(old, desc)
+            level = (cv.summary.get(config.table_level) or {}).get("accuracy") or {}
+            say(f"{target.name} {row}: {config.table_level} accuracy "
+                f"{100 * (level.get('mean') or float('nan')):.1f} ± {100 * (level.get('std') or 0):.1f} "
+                f"({seconds:.1f} s)")
+
+        for arch in config.architectures:
+            ckpt_path = result.pretrained[arch]
+            ckpt = load_checkpoint(ckpt_path)
+            fc = ckpt.feature_config
+            fname = rc.model_spec(arch).features[0]
+            for strategy in config.strategies:
+                run_row(f"{arch}-emb-{strategy}", model_factory=_transfer_factory(
+                            ckpt_path, strategy=strategy, head_units=config.head_units),
+                        fc=fc, fcache=cache, features_name=fname, normalizer=ckpt.normalizer,
+                        model=f"{arch}_emb", arch=ckpt.model.arch, column=_COLUMN[strategy],
+                        strategy=strategy, source_desc=str(ckpt_path),
+                        extra={"pretrained": str(ckpt_path), "strategy": strategy})
+            spec = rc.model_spec(arch)
+            run_row(f"{arch}-orig", model_factory=_registry_factory(spec),
+                    fc=rc.feature_config(spec.features[0]), fcache=cache,
+                    features_name=spec.features[0], normalizer="fit", model=f"{arch}_orig",
+                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
+        for ename, embedder in embedders.items():
+            ecache = EmbeddingCache(cache_root, embedder)
+            efc = ecache.config
+            run_row(f"{ename}-emb", model_factory=_head_factory(config.head_units),
+                    fc=efc, fcache=ecache, features_name=f"embedding:{ename}", normalizer="fit",
+                    model=f"{ename}_emb", arch="mlp_head", column="FZ", strategy="frozen",
+                    source_desc=embedder.describe(),
+                    extra={"input": "embeddings", "embedder": embedder.describe()},
+                    feature_desc={"kind": f"embedding:{embedder.name}",
+                                  "sample_rate": embedder.sample_rate,
+                                  "embedding_size": embedder.embedding_size,
+                                  "hop_seconds": embedder.hop_seconds})
+        for base in config.baselines:
+            spec = rc.model_spec(base)
+            run_row(f"{base}-baseline", model_factory=_registry_factory(spec),
+                    fc=rc.feature_config(spec.features[0]), fcache=cache,
+                    features_name=spec.features[0], normalizer="fit", model=f"{base}_baseline",
+                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
+        _write_skipped(run_dir, result.skipped)
+
+    result.table = table2_rows(run_dir, config, targets=[t.name for t in targets],
+                               unavailable=result.unavailable)
+    write_transfer_report(run_dir, config, result.table)
+    return result
+
+
+def _registry_factory(spec: ModelSpec) -> Callable[[FoldContext], Any]:
+    def build(ctx: FoldContext):
+        return build_model(spec.name, n_classes=len(ctx.labels), input_shape=ctx.input_shape, **spec.params)
+
+    return build
+
+
+def transfer_model(path: str | os.PathLike, *, n_classes: int, strategy: str, head_units: int = 128,
+                   input_shape: tuple[int, ...] | None = None) -> Any:
+    """A pretrained checkpoint made ready for a target task (paper section 4.4): its output
+    layer replaced by the appended classifier (``head_units`` dense + ``n_classes`` output) and
+    ``strategy`` (``frozen``, ``intermediate``, ``full``) deciding what trains; in train mode."""
+    model = load_checkpoint(path).model
+    if input_shape is not None and tuple(model.input_shape) != tuple(input_shape):
+        raise SpeechMusicError(f"{path}: the pretrained model takes {model.input_shape}, the "
+                               f"target's patches are {tuple(input_shape)}")
+    model.replace_classifier(n_classes=n_classes, head_units=head_units)
+    return model.set_trainable(strategy).train()
+
+
+def _transfer_factory(path: Path, *, strategy: str, head_units: int) -> Callable[[FoldContext], Any]:
+    def build(ctx: FoldContext):
+        return transfer_model(path, n_classes=len(ctx.labels), strategy=strategy,
+                              head_units=head_units, input_shape=ctx.input_shape)
+
+    return build
+
+
+def _head_factory(units: int) -> Callable[[FoldContext], Any]:
+    def build(ctx: FoldContext):
+        return build_model("mlp_head", n_classes=len(ctx.labels), input_shape=ctx.input_shape, units=units)
+
+    return build
+
+
+def _write_skipped(run_dir: Path, records: list[SkipRecord]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SKIPPED_COLUMNS)
+    for r in records:
+        writer.writerow([getattr(r, c) for c in SKIPPED_COLUMNS])
+    atomic_write_text(run_dir / "skipped.csv", buf.getvalue())

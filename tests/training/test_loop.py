@@ -1,0 +1,124 @@
+"""The fit loop: determinism, early stopping with best weights, frozen parameters, pretrained models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from speechmusic.errors import ConfigError
+from speechmusic.models import build_model
+from speechmusic.training import FeatureRef, FoldContext, PatchSet, TrainConfig, cross_validate, fit
+from speechmusic.training.config import ProtocolConfig
+
+
+def _data(n_clips: int = 12, seed: int = 0) -> tuple[list[FeatureRef], list[int]]:
+    """Two separable classes: class 1 has a raised first band."""
+    rng = np.random.default_rng(seed)
+    refs, labels = [], []
+    for i in range(n_clips):
+        y = i % 2
+        a = rng.standard_normal((6, 40)).astype(np.float32)
+        a[0] += 3.0 * y
+        refs.append(FeatureRef.of(a))
+        labels.append(y)
+    return refs, labels
+
+
+def _sets():
+    refs, labels = _data()
+    train = PatchSet(refs[:8], labels[:8], patch_frames=4, hop=4)
+    val = PatchSet(refs[8:], labels[8:], patch_frames=4, hop=4)
+    return train, val
+
+
+def _model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model("dnn", n_classes=2, input_shape=(6, 4), units=8)
+
+
+def test_fit_is_deterministic_and_learns():
+    train, val = _sets()
+    cfg = TrainConfig(max_epochs=20, batch_size=16, num_threads=1)
+    a, b = _model(), _model()
+    ra = fit(a, train, val, config=cfg, seed=7)
+    fit(b, train, val, config=cfg, seed=7)
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    assert ra.best_val_accuracy is not None and ra.best_val_accuracy > 0.9
+    assert not a.training  # left in eval mode
+
+
+def test_early_stopping_restores_the_best_weights():
+    train, val = _sets()
+    model = _model()
+    seen = []
+    snapshots = {}
+
+    def on_epoch(e):
+        seen.append(e.val_accuracy)
+        snapshots[e.epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    cfg = TrainConfig(max_epochs=60, patience=3, batch_size=16, learning_rate=0.05, num_threads=1)
+    r = fit(model, train, val, config=cfg, seed=0, on_epoch=on_epoch)
+    assert r.epochs_run < 60 and r.stopped_early
+    best = int(np.argmax(seen)) + 1  # first epoch with the highest accuracy
+    assert r.best_epoch == best and r.epochs_run == best + 3
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[best][k])
+
+
+def test_only_the_given_parameters_train():
+    train, val = _sets()
+    model = build_model("vgg", n_classes=2, input_shape=(6, 4), channels=2, fc_units=[4, 4])
+    model.set_trainable("frozen")  # only the classifier trains
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, train, val, config=TrainConfig(max_epochs=2, batch_size=16, num_threads=1), seed=0)
+    after = model.state_dict()
+    for k in before:
+        changed = not torch.equal(before[k], after[k])
+        assert changed == k.startswith("classifier."), k  # incl. frozen batch-norm statistics
+    # an explicit parameter list wins
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(24, 2))
+    w0 = plain[1].weight.clone()
+    fit(plain, train, None, config=TrainConfig(max_epochs=1, num_threads=1), parameters=[plain[1].bias])
+    torch.testing.assert_close(plain[1].weight, w0)
+    with pytest.raises(ConfigError, match="no trainable"):
+        fit(plain, train, None, config=TrainConfig(max_epochs=1), parameters=[])
+
+
+def test_cross_validate_with_a_caller_built_pretrained_model(tmp_path):
+    """The transfer-learning path: a factory returning a pretrained body with a new head."""
+    refs, labels = _data(n_clips=16)
+    from speechmusic.data import Clip, Manifest
+    from speechmusic.features import FeatureConfig
+    from speechmusic.training.cv import PreparedData
+
+    names = ["a", "b"]
+    manifest = Manifest(Clip(id=f"c{i}", path=f"/x/c{i}.wav", label=names[y], group=f"g{i}")
+                        for i, y in enumerate(labels))
+    prepared = PreparedData(manifest=manifest, refs=refs)
+    config = FeatureConfig(kind="logmel", n_mels=6, patch_frames=4)
+    pretrained = build_model("vgg", n_classes=3, input_shape=(6, 4), channels=2, fc_units=[4, 4])
+    frozen_weight = pretrained.body.lower[1].weight.detach().clone()
+    built = []
+
+    def factory(ctx: FoldContext):
+        built.append(ctx)
+        model = build_model("vgg", n_classes=3, input_shape=ctx.input_shape, channels=2, fc_units=[4, 4])
+        model.load_state_dict(pretrained.state_dict())
+        return model.replace_classifier(n_classes=len(ctx.labels)).set_trainable("intermediate")
+
+    result = cross_validate(manifest, labels=names, feature_config=config, model_factory=factory,
+                            out_dir=tmp_path / "tl", prepared=prepared,
+                            protocol=ProtocolConfig(n_folds=2, test_fraction=0.25, val_fraction=0.25),
+                            training=TrainConfig(max_epochs=2, batch_size=8, num_threads=1),
+                            trainable=lambda m: m.trainable_parameters(), name="tl")
+    assert [c.fold for c in built] == [0, 1] and built[0].labels == ("a", "b")
+    assert result.summary["n_folds"] == 2
+    from speechmusic.models import load_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "tl" / "fold_0" / "model.pt")
+    torch.testing.assert_close(ckpt.model.body.lower[1].weight, frozen_weight)  # below the green line
+    assert ckpt.model.params["head_units"] == 128
