@@ -1,0 +1,339 @@
+"""The reduced study on the demo corpus: the paper end to end, on audio the project renders itself.
+
+1. build the corpus (``build_corpus``): three source "datasets" with different recording chains,
+   an unseen one for speech/music, and the vocal and ensemble sets for the transfer tasks;
+2. stage one (``speechmusic run``): every architecture on MelSpec and on its original MFCC input,
+   speech/music on each source dataset, speech/music/noise on two of them, k-fold CV;
+3. stage two (``speechmusic transfer``): pre-training on the combined sources, then Table 2 for
+   the four target tasks (frozen / intermediate / full, from scratch, DNN, general embeddings);
+4. the tool: a generated broadcast-like programme segmented with a model trained in stage one and
+   with INA's published network, each scored against the known truth;
+5. one HTML page with all of it.
+
+Every stage writes into its own folder under ``out`` and resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speechmusic.errors import SpeechMusicError
+
+__all__ = ["DemoSettings", "run_demo", "SETTINGS", "score_segments"]
+
+SOURCES = ("broadcast", "archive", "web")
+GRID = 0.02
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    corpus_size: str
+    n_folds: int
+    max_epochs: int
+    patience: int
+    max_patches_per_clip: int
+    mfcc_inputs: bool
+    programme_seconds: float
+    transfer_targets: tuple[str, ...]
+    embedders: tuple[str, ...]
+
+
+SETTINGS = {
+    "full": DemoSettings(corpus_size="full", n_folds=3, max_epochs=8, patience=3,
+                         max_patches_per_clip=12, mfcc_inputs=True, programme_seconds=300.0,
+                         transfer_targets=("smc_unseen", "accompaniment", "gender", "ensemble"),
+                         embedders=("yamnet", "ina_published")),
+    "quick": DemoSettings(corpus_size="quick", n_folds=2, max_epochs=2, patience=1,
+                          max_patches_per_clip=4, mfcc_inputs=False, programme_seconds=40.0,
+                          transfer_targets=("smc_unseen", "gender"), embedders=("ina_published",)),
+}
+
+_TARGETS = {
+    "smc_unseen": ("radio", "smc", "Speech Music on radio (unseen)", "binary"),
+    "accompaniment": ("vocal", "accompaniment", "Accompaniment on vocal", "accompaniment"),
+    "gender": ("vocal", "gender", "Gender on vocal", "gender"),
+    "ensemble": ("ensemble", "ensemble", "Ensemble size on ensemble", "ensemble_size"),
+}
+
+
+def _log(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def _write_manifests(corpus_manifest: Path, out: Path, settings: DemoSettings) -> dict[str, Path]:
+    """speechmusic.data manifests: per source dataset (speech/music/noise) and per target task."""
+    from speechmusic.demo.corpus import task_manifest
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for ds in SOURCES:
+        paths[ds] = out / f"{ds}.csv"
+        task_manifest(corpus_manifest, task="smc", datasets=(ds,)).save(paths[ds])
+    for name in settings.transfer_targets:
+        ds, task, _, _ = _TARGETS[name]
+        paths[name] = out / f"{name}.csv"
+        task_manifest(corpus_manifest, task=task, datasets=(ds,)).save(paths[name])
+    return paths
+
+
+def _protocol(settings: DemoSettings) -> dict[str, Any]:
+    return {"n_folds": settings.n_folds, "test_fraction": 0.2 if settings.n_folds <= 3 else 0.1,
+            "val_fraction": 0.1, "seed": 0, "balance": True, "balance_test": False,
+            "short_clips": "skip", "max_patches_per_clip": settings.max_patches_per_clip}
+
+
+def _training(settings: DemoSettings) -> dict[str, Any]:
+    return {"learning_rate": 0.001, "batch_size": 64, "max_epochs": settings.max_epochs,
+            "patience": settings.patience, "num_threads": 1}
+
+
+def study_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
+    """Stage one as a ``speechmusic run`` config (the same schema as experiments/paper.yaml)."""
+    mfcc = settings.mfcc_inputs
+    models = {
+        "ina": {"name": "ina", "features": ["melspec"] + (["mfcc_ina"] if mfcc else [])},
+        "swishnet": {"name": "swishnet", "features": ["melspec"] + (["mfcc_swishnet"] if mfcc else [])},
+        "vgg": {"name": "vgg", "features": ["melspec"]},
+        "dnn": {"name": "dnn", "features": ["melspec"]},
+    }
+    everything = list(models)
+    experiments = [{"datasets": [ds], "task": "binary", "models": everything} for ds in SOURCES]
+    experiments += [{"datasets": [ds], "task": "3class", "models": everything} for ds in SOURCES[:2]]
+    # The engine for the segmentation stage: 3 classes on all sources combined.
+    experiments.append({"name": "segmenter", "datasets": list(SOURCES), "task": "3class",
+                        "models": ["vgg"]})
+    return {
+        "name": "demo", "seed": 0, "cache_dir": str(cache_dir),
+        "datasets": {ds: {"layout": "manifest", "root": str(manifests[ds])} for ds in SOURCES},
+        "tasks": {"binary": {"classes": ["music", "speech"]},
+                  "3class": {"classes": ["music", "speech", "noise"]}},
+        "features": {"melspec": {"preset": "melspec"}, "mfcc_ina": {"preset": "mfcc_ina"},
+                     "mfcc_swishnet": {"preset": "mfcc_swishnet"}},
+        "models": models,
+        "protocol": _protocol(settings),
+        "training": _training(settings),
+        "experiments": experiments,
+    }
+
+
+def transfer_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
+    """Stage two as a ``speechmusic transfer`` config (the schema of experiments/paper-transfer.yaml)."""
+    datasets = {ds: {"layout": "manifest", "root": str(manifests[ds])} for ds in SOURCES}
+    datasets.update({t: {"layout": "manifest", "root": str(manifests[t])} for t in settings.transfer_targets})
+    embedders = {}
+    if "yamnet" in settings.embedders:
+        embedders["yamnet"] = {"kind": "yamnet", "optional": True}
+    if "ina_published" in settings.embedders:
+        embedders["ina_published"] = {"kind": "ina", "title": "INA-published", "params": {"variant": "sm"},
+                                      "optional": True}
+    classes = {"binary": ["music", "speech"], "accompaniment": ["accompanied", "vocal_only"],
+               "gender": ["female", "male"], "ensemble_size": ["1", "2", "3", "4", "5+"]}
+    return {
+        "name": "demo-transfer", "seed": 0, "cache_dir": str(cache_dir),
+        "datasets": datasets,
+        "tasks": {k: {"classes": v} for k, v in classes.items()},
+        "features": {"melspec": {"preset": "melspec"}},
+        "models": {a: {"name": a, "features": ["melspec"]} for a in ("ina", "vgg", "swishnet", "dnn")},
+        "protocol": _protocol(settings),
+        "training": _training(settings),
+        "pretrain": {"datasets": list(SOURCES), "task": "binary", "fold": 0},
+        "architectures": ["ina", "vgg", "swishnet"],
+        "strategies": ["frozen", "intermediate", "full"],
+        "baselines": ["dnn"],
+        "head_units": 128,
+        "table_level": "frame",
+        "embedders": embedders,
+        "targets": [{"name": t, "title": _TARGETS[t][2], "datasets": [t], "task": _TARGETS[t][3]}
+                    for t in settings.transfer_targets],
+    }
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+
+def score_segments(predicted, truth, *, grid: float = GRID) -> float:
+    """Share of ``grid``-second frames whose label agrees, over the truth's duration."""
+    n = int(round(truth[-1].stop / grid))
+
+    def labels(segments) -> np.ndarray:
+        out = np.full(n, "", dtype=object)
+        for s in segments:
+            out[int(round(s.start / grid)): min(n, int(round(s.stop / grid)))] = s.label
+        return out
+
+    return float((labels(predicted) == labels(truth)).mean())
+
+
+def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"speech": "#1f77b4", "music": "#ff7f0e", "noise": "#2ca02c", "noEnergy": "#d9d9d9",
+               "female": "#9467bd", "male": "#17becf"}
+    fig, ax = plt.subplots(figsize=(11, 0.6 + 0.55 * len(rows)))
+    for i, (_, segs) in enumerate(rows):
+        for s in segs:
+            ax.barh(i, s.stop - s.start, left=s.start, color=colours.get(s.label, "#7f7f7f"),
+                    edgecolor="none", height=0.8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, seconds)
+    ax.set_xlabel("time [s]")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    ax.legend(handles, list(colours), ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 4 else -0.25),
+              frameon=False, fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _segmentation_stage(out: Path, study_dir: Path, settings: DemoSettings) -> dict[str, Any]:
+    from speechmusic.demo.programme import write_programme
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.segment import Segmenter, read_segments, write_segments
+
+    out.mkdir(parents=True, exist_ok=True)
+    wav, truth_csv = out / "programme.wav", out / "programme.truth.csv"
+    if not wav.exists() or not truth_csv.exists():
+        wav, truth_csv = write_programme(out, seed=7, seconds=settings.programme_seconds)
+    truth = read_segments(truth_csv)
+    checkpoints = sorted(study_dir.glob("experiments/segmenter*/fold_0/model.pt"))
+    if not checkpoints:
+        raise SpeechMusicError(f"{study_dir}: the stage-one run has no segmenter checkpoint")
+    engines = [("demo-trained VGG (3 classes)", str(checkpoints[0]))]
+    engines.append(("INA published (smn)", "smn"))
+    results = []
+    for title, engine in engines:
+        try:
+            start = time.perf_counter()
+            segs = Segmenter(engine)(wav)
+            took = time.perf_counter() - start
+        except WeightsUnavailableError as exc:
+            results.append({"engine": title, "accuracy": None, "note": str(exc)})
+            continue
+        name = "demo" if engine != "smn" else "ina-smn"
+        write_segments(segs, out / f"programme.{name}.csv")
+        results.append({"engine": title, "accuracy": score_segments(segs, truth),
+                        "seconds": took, "segments": segs})
+    rows = [("truth", truth)] + [(r["engine"], r["segments"]) for r in results if r.get("segments")]
+    png = _timeline_png(rows, truth[-1].stop)
+    (out / "timeline.png").write_bytes(png)
+    summary = [{k: v for k, v in r.items() if k != "segments"} for r in results]
+    (out / "scores.json").write_text(json.dumps(summary, indent=1))
+    return {"scores": summary, "timeline": png, "duration": truth[-1].stop}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _md_table_to_html(md: str) -> str:
+    lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip().startswith("|")]
+    if len(lines) < 2:
+        return f"<pre>{html.escape(md)}</pre>"
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    head, body = cells[0], cells[2:]
+    out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr></thead><tbody>"]
+    out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
+    return "\n".join(out) + "</tbody></table>"
+
+
+def _write_report(out: Path, *, study_dir: Path, transfer_dir: Path, seg: dict[str, Any],
+                  settings: DemoSettings, timings: dict[str, float]) -> Path:
+    figures = sorted(p for p in (study_dir / "report").glob("*.png") if "confusion" not in p.name)
+    study_tables = [p for p in (study_dir / "report").glob("*.md")]
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>speechmusic demo</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
+             "text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}"
+             "img{max-width:100%}</style></head><body>",
+             "<h1>speechmusic demo: the study end to end on a rendered corpus</h1>",
+             f"<p>Corpus: <code>{settings.corpus_size}</code>, {settings.n_folds}-fold grouped "
+             f"cross-validation, at most {settings.max_epochs} epochs (patience {settings.patience}). "
+             "Every accuracy is the mean &plusmn; standard deviation over folds. Stage times: "
+             + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + ".</p>",
+             "<h2>Stage one: speech/music (and noise) classification</h2>"]
+    for table in sorted(study_tables):
+        parts.append(f"<h3>{html.escape(table.stem)}</h3>" + _md_table_to_html(table.read_text()))
+    for fig in figures:
+        parts.append(_img(fig.read_bytes(), fig.stem))
+    parts.append("<h2>Stage two: transfer learning (the paper's Table 2)</h2>")
+    table2 = transfer_dir / "table2.md"
+    parts.append(_md_table_to_html(table2.read_text()) if table2.exists() else "<p>missing</p>")
+    parts.append("<h2>The tool: segmenting a generated programme</h2>")
+    parts.append(f"<p>A {seg['duration']:.0f}-second broadcast-like programme with speech, music, "
+                 "noise and silence in known places, scored on the 20 ms grid.</p>")
+    rows = "".join(
+        f"<tr><td>{html.escape(s['engine'])}</td><td>"
+        + ("n/a" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %") + "</td><td>"
+        + (f"{s.get('seconds', 0):.1f} s" if s.get("seconds") else html.escape(s.get("note", ""))) + "</td></tr>"
+        for s in seg["scores"])
+    parts.append(f"<table><thead><tr><th>engine</th><th>frame accuracy</th><th>time</th></tr></thead>"
+                 f"<tbody>{rows}</tbody></table>")
+    parts.append(_img(seg["timeline"], "segmentation timeline"))
+    parts.append("</body></html>")
+    path = out / "report.html"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int = 2) -> Path:
+    """Run the whole demo into ``out``; returns the path of the HTML report."""
+    from speechmusic.demo.corpus import build_corpus
+    from speechmusic.evaluation import write_report
+    from speechmusic.training import load_config, run_config
+    from speechmusic.transfer import load_transfer_config, run_transfer
+
+    settings = SETTINGS["quick" if quick else "full"]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "feature-cache"
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    _log(f"rendering the {settings.corpus_size} corpus into {out / 'corpus'}")
+    corpus = build_corpus(out / "corpus", seed=0, size=settings.corpus_size, workers=workers)
+    manifests = _write_manifests(corpus, out / "manifests", settings)
+    timings["corpus"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _log("stage one: every architecture and input, cross-validated")
+    study_dir = out / "study"
+    run_config(load_config(data=study_config(manifests, settings, cache)), study_dir)
+    write_report(study_dir)
+    timings["stage one"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _log("stage two: pre-training and transfer to the target tasks")
+    transfer_dir = out / "transfer"
+    run_transfer(load_transfer_config(data=transfer_config(manifests, settings, cache)), transfer_dir)
+    timings["stage two"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _log("the tool: segmenting a generated programme")
+    seg = _segmentation_stage(out / "segmentation", study_dir, settings)
+    timings["segmentation"] = time.perf_counter() - t
+
+    report = _write_report(out, study_dir=study_dir, transfer_dir=transfer_dir, seg=seg,
+                           settings=settings, timings=timings)
+    for s in seg["scores"]:
+        acc = "n/a" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %"
+        _log(f"programme frame accuracy, {s['engine']}: {acc}")
+    _log(f"report: {report.resolve()}")
+    return report
