@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all bench demo lint clean
+.PHONY: install test test-all bench bench-ina demo lint clean
 
 install: $(STAMP)
 
@@ -25,8 +25,15 @@ test: install
 test-all: install
 	$(PY) -m pytest -q
 
+# Benchmarks print their figures; the segmenter's comparison with the original creates the
+# original's side environment on first use (several minutes), hence its own target.
 bench: install
 	$(PY) bench/features.py
+	$(PY) bench/segment_long.py --hours 3
+	$(PY) bench/cv_shared.py
+
+bench-ina: install
+	$(PY) bench/segment_vs_ina.py
 
 demo: install
 	$(VENV)/bin/speechmusic demo
