@@ -4,7 +4,7 @@
 
 Writes a ``--hours`` long 22050 Hz WAV (real recordings from ../shared/data tiled, or generated
 signals where that is absent), segments it in a fresh process per block length, and reports each
-run's peak resident memory (ru_maxrss of the child), wall time, real-time factor, and whether the
+run's peak resident memory (the process's VmHWM), wall time, real-time factor, and whether the
 segments are identical across block lengths.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import json, sys
 from speechmusic.segment import Segmenter
 seg = Segmenter(sys.argv[2], gender=sys.argv[4] == "1", block_seconds=float(sys.argv[3]))
 segs = seg(sys.argv[1])
-print(json.dumps([[s.label, s.start, s.stop] for s in segs]))
+peak = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print(json.dumps({"peak_kib": peak, "segments": [[s.label, s.start, s.stop] for s in segs]}))
 """
 
 
@@ -66,17 +66,16 @@ def main() -> None:
               f"engine {args.engine}{' + gender' if args.gender else ''}")
         results = {}
         for block in args.blocks:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             start = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", CHILD, str(path), args.engine, str(block),
                                    "1" if args.gender else "0"], capture_output=True, text=True)
             wall = time.perf_counter() - start
             if proc.returncode != 0:
                 sys.exit(proc.stderr[-2000:])
-            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            # ru_maxrss of children is the largest child so far: runs go from small to large blocks.
-            results[block] = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"block {block:6.0f} s: peak RSS {max(peak_kib, before) / 2**20:.2f} GiB, "
+            # The segmenting process's own high-water mark (VmHWM), read by itself at the end.
+            report = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[block] = report["segments"]
+            print(f"block {block:6.0f} s: peak RSS {report['peak_kib'] / 2**20:.2f} GiB, "
                   f"{wall:.1f} s wall, {seconds / wall:.0f}x real time, {len(results[block])} segments")
         first = results[args.blocks[0]]
         same = all(r == first for r in results.values())

@@ -137,13 +137,14 @@ def mel_band_groups(mel_basis: torch.Tensor, *, group_size: int = 16) -> MelGrou
 
 def mel_power(
     x: torch.Tensor, *, mel_groups: MelGroups, n_fft: int, hop_length: int, window: torch.Tensor,
-    center: bool = True, chunk_frames: int = 512,
+    center: bool = True, chunk_frames: int = 256, db_amin: float | None = None,
 ) -> torch.Tensor:
     """Mel-band power ``[batch, n_mels, frames]`` of ``x`` ``[batch, samples]``.
 
     Frames are processed in chunks that stay in cache (window, real FFT, squared interleaved
     real/imaginary parts, blocked projection), several times faster than ``torch.stft`` followed
-    by a dense product, with the same numbers up to float round-off.
+    by a dense product, with the same numbers up to float round-off. With ``db_amin`` the chunks
+    are converted to ``10 log10(max(power, db_amin))`` while still in cache.
     """
     n_samples = x.shape[-1]
     left = n_fft // 2 if center else 0
@@ -154,7 +155,7 @@ def mel_power(
     n_mels = mel_groups[-1][1]
     out_dtype = mel_groups[0][4].dtype
     out = torch.empty(x.shape[0], n_frames, n_mels, dtype=out_dtype)
-    for t0 in range(0, n_frames, chunk_frames):
+    def one_chunk(t0: int) -> None:
         t1 = min(n_frames, t0 + chunk_frames)
         lo, hi = t0 * hop_length - left, (t1 - 1) * hop_length - left + n_fft
         piece = x[:, max(lo, 0): min(hi, n_samples)]
@@ -166,6 +167,31 @@ def mel_power(
         dest = out[:, t0:t1]
         for b0, b1, f0, f1, weights in mel_groups:
             dest[..., b0:b1] = torch.matmul(spec[..., 2 * f0: 2 * f1], weights)
+        if db_amin is not None:
+            dest.clamp_(min=db_amin).log10_().mul_(10.0)
+
+    starts = range(0, n_frames, chunk_frames)
+    threads = torch.get_num_threads()
+    if threads > 1 and len(starts) >= 2 * threads and not (torch.is_grad_enabled() and x.requires_grad):
+        # Chunks are small: on a few cores, whole chunks on single-threaded workers beat the
+        # intra-op pool (whose spin-waits also collapse when another process wants the cores).
+        from concurrent.futures import ThreadPoolExecutor
+
+        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+        def in_caller_mode(t0: int) -> None:  # autograd modes are per thread: carry them over
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                one_chunk(t0)
+
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(in_caller_mode, starts))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        for t0 in starts:
+            one_chunk(t0)
     return out.transpose(1, 2)
 
 
@@ -174,9 +200,11 @@ def log_mel_spectrogram(
     window: torch.Tensor, center: bool = True, amin: float = 1e-10, top_db: float | None = None,
 ) -> torch.Tensor:
     """Log-mel spectrogram in dB: ``[batch, samples]`` -> ``[batch, n_mels, frames]``."""
-    power = mel_power(x, mel_groups=mel_groups, n_fft=n_fft, hop_length=hop_length,
-                      window=window, center=center)
-    return power_to_db(power, amin=amin, top_db=top_db)
+    db = mel_power(x, mel_groups=mel_groups, n_fft=n_fft, hop_length=hop_length,
+                   window=window, center=center, db_amin=amin)
+    if top_db is not None:
+        db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
+    return db
 
 
 def mfcc(log_mel_db: torch.Tensor, *, dct: torch.Tensor) -> torch.Tensor:
