@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -69,3 +70,26 @@ def write_wav(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One torch thread for the whole suite: deterministic, and the small convolutions here only
+    lose from the intra-op pool on a 2-core machine shared with other work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def ina_weights():
+    """INA's three published networks converted to checkpoints (fetched once), or a skip saying
+    why they cannot be had."""
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.models import import_ina
+
+    try:
+        return import_ina()
+    except WeightsUnavailableError as exc:
+        pytest.skip(f"INA's published weights are not available here: {exc}")

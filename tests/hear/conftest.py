@@ -1,19 +1,10 @@
-"""Fixtures for the HEAR tests: one torch thread, a tiny trained checkpoint."""
+"""Fixtures for the HEAR tests: a tiny trained checkpoint."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.transfer.conftest import tiny_checkpoint
-
-
-@pytest.fixture(autouse=True, scope="package")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,6 @@ from speechmusic.errors import WeightsUnavailableError
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # These tensors are tiny: waking a second intra-op thread costs more than it saves (on a
-    # 2-core runner 30 ms per small convolution instead of 0.1 ms, seen 2026-11-25).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -42,27 +42,6 @@ def tiny_checkpoint(path: Path, *, arch: str = "vgg", seed: int = 0, steps: int 
                            normalizer=norm)
 
 
-@pytest.fixture(autouse=True, scope="package")
-def _one_thread():
-    """One torch thread: these small convolutions only lose from threads on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory) -> Path:
     return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "vgg.pt")
-
-
-@pytest.fixture
-def ina_weights():
-    """INA's published 'sm' checkpoint, or a skip saying why it cannot be had."""
-    from speechmusic.errors import WeightsUnavailableError
-    from speechmusic.models import ina_checkpoint_path
-
-    try:
-        return ina_checkpoint_path("sm")
-    except WeightsUnavailableError as exc:
-        pytest.skip(f"INA weights unavailable: {exc}")
