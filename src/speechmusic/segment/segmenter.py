@@ -43,6 +43,7 @@ ENGINES = ("sm", "smn")
 _VITERBI_ARG = {"sm": 150.0, "smn": 80.0, "gender": 80.0}
 _CHUNK_POINTS = 3000  # 1 minute of 20 ms points per network call
 _CHUNK_FRAMES = 6000  # 1 minute of 10 ms frames per front-end call
+_MERGE_GAP = 250  # active regions closer than 5 s share one network call
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Analysis:
     """Everything the segmenter computed for one input.
 
     ``probs`` ``[points, classes]`` holds the network's probabilities on the 20 ms grid (NaN where
-    no patch was classified, 0.5 where the patch was not finite, as the original);
+    no patch was classified, e.g. in long 'noEnergy' regions; 0.5 where the patch was not finite,
+    as the original);
     ``gender_probs`` likewise for ``gender_labels`` on speech points (NaN elsewhere).
     """
 
@@ -251,7 +253,10 @@ class Segmenter:
         n_points = len(active)
         engine = self.engine
         if isinstance(engine, _InaEngine):
-            probs = self._ina_probs(engine, bands, [(0, n_points)])
+            # Like the original, only active regions are classified; nearby ones are merged so
+            # that short pauses do not cost a network call each.
+            active_runs = [(a, b) for flag, a, b in runs(active) if flag]
+            probs = self._ina_probs(engine, bands, _merge_spans(active_runs, gap=_MERGE_GAP))
         else:
             probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
 
@@ -392,6 +397,17 @@ def _single_threaded_torch() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _merge_spans(spans: list[tuple[int, int]], *, gap: int) -> list[tuple[int, int]]:
+    """Join spans separated by fewer than ``gap`` points."""
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _chunks(spans: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int, int]]:
