@@ -340,10 +340,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
     return data
 
 
-def load_config(path: str | os.PathLike | None = None, *, data: dict[str, Any] | None = None,
-                overrides: list[str] | list[tuple[str, Any]] | None = None,
-                env: dict[str, str] | None = None) -> RunConfig:
-    """Read a YAML run config (or take ``data``), apply overrides, resolve variables, validate."""
+def read_config_mapping(path: str | os.PathLike | None = None, *, data: dict[str, Any] | None = None,
+                        overrides: list[str] | list[tuple[str, Any]] | None = None,
+                        env: dict[str, str] | None = None, what: str = "run") -> dict[str, Any]:
+    """A YAML config file (or ``data``) as a mapping, ``--set`` overrides applied and variables
+    resolved; shared by every kind of config (run, transfer)."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -357,10 +358,16 @@ def load_config(path: str | os.PathLike | None = None, *, data: dict[str, Any] |
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
+        raise ConfigError(f"a {what} config must be a mapping, got {type(raw).__name__}")
     pairs = [o if isinstance(o, tuple) else parse_overrides([o])[0] for o in overrides or []]
-    raw = apply_overrides(raw, pairs)
-    return RunConfig.from_dict(resolve_variables(raw, env=env))
+    return resolve_variables(apply_overrides(raw, pairs), env=env)
+
+
+def load_config(path: str | os.PathLike | None = None, *, data: dict[str, Any] | None = None,
+                overrides: list[str] | list[tuple[str, Any]] | None = None,
+                env: dict[str, str] | None = None) -> RunConfig:
+    """Read a YAML run config (or take ``data``), apply overrides, resolve variables, validate."""
+    return RunConfig.from_dict(read_config_mapping(path, data=data, overrides=overrides, env=env))
 
 
 def config_to_yaml(config: RunConfig) -> str:

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from speechmusic.data.adapters import DatasetSpec
 from speechmusic.errors import ConfigError
@@ -34,9 +31,7 @@ from speechmusic.training.config import (
     RunConfig,
     TaskSpec,
     TrainConfig,
-    apply_overrides,
-    parse_overrides,
-    resolve_variables,
+    read_config_mapping,
     unresolved,
 )
 from speechmusic.training.schema import from_dict, to_dict
@@ -168,21 +163,7 @@ def load_transfer_config(path: str | os.PathLike | None = None, *, data: dict[st
                          overrides: list[str] | list[tuple[str, Any]] | None = None,
                          env: dict[str, str] | None = None) -> TransferConfig:
     """Read a transfer YAML (or take ``data``), apply ``--set`` overrides, resolve variables."""
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: no such config file")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    else:
-        raw = data
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"a transfer config must be a mapping, got {type(raw).__name__}")
-    pairs = [o if isinstance(o, tuple) else parse_overrides([o])[0] for o in overrides or []]
-    raw = resolve_variables(apply_overrides(raw, pairs), env=env)
+    raw = read_config_mapping(path, data=data, overrides=overrides, env=env, what="transfer")
     config = TransferConfig.from_dict(raw)
     for spec in config.embedders.values():
         if unresolved(spec.weights):  # an unset ${VAR}: the embedder's default location
