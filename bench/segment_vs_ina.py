@@ -68,11 +68,10 @@ def ensure_ina_env(venv: Path) -> Path:
     return python
 
 
-def frame_labels(segments, n: int) -> np.ndarray:
-    out = np.full(n, "", dtype=object)
-    for label, start, stop in segments:
-        out[int(round(start / 0.02)): int(round(stop / 0.02))] = label
-    return out
+def frame_labels(rows, n: int) -> np.ndarray:
+    from speechmusic.segment import Segment, labels_on_grid
+
+    return labels_on_grid([Segment(label, start, stop) for label, start, stop in rows], n)
 
 
 def main() -> None:

@@ -19,7 +19,13 @@ from speechmusic.errors import (
     ConfigError,
     NonFiniteAudioError,
 )
-from speechmusic.segment import Segmenter, energy_activity, patch_logits, read_segments
+from speechmusic.segment import (
+    Segmenter,
+    energy_activity,
+    labels_on_grid,
+    patch_logits,
+    read_segments,
+)
 from speechmusic.segment.sliding import PatchGrid, standardize
 from tests.conftest import music_like, shared_path, speech_like
 
@@ -27,16 +33,9 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 ENGINES = [("sm", "sm", False), ("smn", "smn", False), ("smn_gender", "smn", True)]
 
 
-def _labels_on_grid(segments, n: int) -> np.ndarray:
-    out = np.full(n, "", dtype=object)
-    for s in segments:
-        out[int(round(s.start / 0.02)): int(round(s.stop / 0.02))] = s.label
-    return out
-
-
 def _agreement(ours, ref) -> float:
     n = max(int(round(ref[-1].stop / 0.02)), int(round(ours[-1].stop / 0.02)))
-    return float((_labels_on_grid(ours, n) == _labels_on_grid(ref, n)).mean())
+    return float((labels_on_grid(ours, n) == labels_on_grid(ref, n)).mean())
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from speechmusic.errors import SpeechMusicError
 
 __all__ = ["DemoSettings", "run_demo", "SETTINGS", "score_segments"]
@@ -170,13 +168,9 @@ def score_segments(predicted, truth, *, grid: float = GRID, pauses_are_speech: b
     """
     n = int(round(truth[-1].stop / grid))
 
-    def labels(segments) -> np.ndarray:
-        out = np.full(n, "", dtype=object)
-        for s in segments:
-            out[int(round(s.start / grid)): min(n, int(round(s.stop / grid)))] = s.label
-        return out
+    from speechmusic.segment import labels_on_grid
 
-    got, want = labels(predicted), labels(truth)
+    got, want = labels_on_grid(predicted, n, grid=grid), labels_on_grid(truth, n, grid=grid)
     same = got == want
     if pauses_are_speech:
         same |= (want == "speech") & (got == "noEnergy")

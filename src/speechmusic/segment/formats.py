@@ -25,10 +25,12 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from speechmusic.errors import ConfigError, SpeechMusicError
 
 __all__ = ["Segment", "FORMATS", "EXTENSIONS", "write_segments", "read_segments",
-           "format_segments", "parse_segments"]
+           "format_segments", "parse_segments", "labels_on_grid"]
 
 FORMATS = ("csv", "textgrid", "audacity", "rttm", "json")
 EXTENSIONS = {"csv": ".csv", "textgrid": ".TextGrid", "audacity": ".txt", "rttm": ".rttm",
@@ -49,6 +51,15 @@ class Segment:
     @property
     def duration(self) -> float:
         return self.stop - self.start
+
+
+def labels_on_grid(segments: list[Segment], n_points: int, *, grid: float = 0.02) -> np.ndarray:
+    """The label of each ``grid``-second frame, ``[n_points]`` (``""`` where no segment lies);
+    the common ground for frame-wise comparison of two segmentations."""
+    out = np.full(n_points, "", dtype=object)
+    for s in segments:
+        out[int(round(s.start / grid)): int(round(s.stop / grid))] = s.label
+    return out
 
 
 def _prob(p: float | None) -> str:
