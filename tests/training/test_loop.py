@@ -122,3 +122,45 @@ def test_cross_validate_with_a_caller_built_pretrained_model(tmp_path):
     ckpt = load_checkpoint(tmp_path / "tl" / "fold_0" / "model.pt")
     torch.testing.assert_close(ckpt.model.body.lower[1].weight, frozen_weight)  # below the green line
     assert ckpt.model.params["head_units"] == 128
+
+
+@pytest.mark.parametrize("strategy", ["frozen", "intermediate"])
+def test_frozen_layers_computed_once_train_like_recomputing_them(strategy, monkeypatch):
+    """The fit loop passes patches through the frozen prefix once; the trained weights must be
+    those of the plain loop, which recomputes the prefix every epoch (forced here by a zero
+    memory budget for the encoded patches). Batch-norm layers in the prefix make the check real:
+    they must stay in eval mode in both paths."""
+    from speechmusic.training import loop
+
+    refs, labels = _data()
+    train = PatchSet(refs[:8], labels[:8], patch_frames=10, hop=5)
+    val = PatchSet(refs[8:], labels[8:], patch_frames=10, hop=5)
+    cfg = TrainConfig(max_epochs=4, batch_size=8, num_threads=1)
+
+    def model():
+        torch.manual_seed(3)
+        m = build_model("vgg", n_classes=2, input_shape=(6, 10))
+        return m.set_trainable(strategy)
+
+    calls = []
+    real = loop._encode_frozen
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(loop, "_encode_frozen", spy)
+    fast, slow = model(), model()
+    before = {k: v.clone() for k, v in fast.state_dict().items()}
+    r_fast = fit(fast, train, val, config=cfg, seed=5)
+    r_slow = fit(slow, train, val, config=TrainConfig(**{**cfg.__dict__, "max_memory_mb": 0}), seed=5)
+    assert calls == [True, False]  # encoded once, then the plain loop
+    for (name, a), b in zip(fast.state_dict().items(), slow.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert [h.val_accuracy for h in r_fast.history] == [h.val_accuracy for h in r_slow.history]
+    prefix, _ = fast.frozen_split()
+    frozen = {f"body.{n}" if strategy == "frozen" else f"body.lower.{n}"
+              for n in prefix.state_dict()}
+    moved = {k for k, v in fast.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved and not (moved & frozen)  # something trained, nothing frozen moved

@@ -95,15 +95,25 @@ def _training(settings: DemoSettings) -> dict[str, Any]:
             "patience": settings.patience, "num_threads": 1}
 
 
-def study_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
-    """Stage one as a ``speechmusic run`` config (the same schema as experiments/paper.yaml)."""
-    mfcc = settings.mfcc_inputs
-    models = {
-        "ina": {"name": "ina", "features": ["melspec"] + (["mfcc_ina"] if mfcc else [])},
+# Keras' batch-norm momentum (0.99, PyTorch's 0.01) suits the paper's 200 epochs; within the
+# demo's ~100 steps per fold the running statistics would still sit near their initial values and
+# the networks would predict at chance in eval mode. PyTorch's default converges in ~20 steps.
+_SHORT_SCHEDULE = {"bn_momentum": 0.1}
+
+
+def _models(*, mfcc: bool = False) -> dict[str, Any]:
+    return {
+        "ina": {"name": "ina", "params": dict(_SHORT_SCHEDULE),
+                "features": ["melspec"] + (["mfcc_ina"] if mfcc else [])},
         "swishnet": {"name": "swishnet", "features": ["melspec"] + (["mfcc_swishnet"] if mfcc else [])},
-        "vgg": {"name": "vgg", "features": ["melspec"]},
+        "vgg": {"name": "vgg", "params": dict(_SHORT_SCHEDULE), "features": ["melspec"]},
         "dnn": {"name": "dnn", "features": ["melspec"]},
     }
+
+
+def study_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
+    """Stage one as a ``speechmusic run`` config (the same schema as experiments/paper.yaml)."""
+    models = _models(mfcc=settings.mfcc_inputs)
     everything = list(models)
     experiments = [{"datasets": [ds], "task": "binary", "models": everything} for ds in SOURCES]
     experiments += [{"datasets": [ds], "task": "3class", "models": everything} for ds in SOURCES[:2]]
@@ -142,7 +152,7 @@ def transfer_config(manifests: dict[str, Path], settings: DemoSettings, cache_di
         "datasets": datasets,
         "tasks": {k: {"classes": v} for k, v in classes.items()},
         "features": {"melspec": {"preset": "melspec"}},
-        "models": {a: {"name": a, "features": ["melspec"]} for a in ("ina", "vgg", "swishnet", "dnn")},
+        "models": _models(),
         "protocol": _protocol(settings),
         "training": _training(settings),
         "pretrain": {"datasets": list(SOURCES), "task": "binary", "fold": 0},
@@ -300,17 +310,69 @@ def _write_report(out: Path, *, study_dir: Path, transfer_dir: Path, seg: dict[s
     return path
 
 
-def _run_stage_one(config, study_dir: Path) -> None:
-    from speechmusic.training import run_config
+def _run_job(kind: str, config: Any, run_dir: Path, names: list[str]) -> tuple[str, list[str]]:
+    """One unit of the demo's work: stage-one experiments or stage-two targets (the first
+    stage-two job also pre-trains). Every unit resumes, so the final pass over all of them only
+    collects results."""
+    if kind == "study":
+        from speechmusic.training import run_config
 
-    run_config(config, study_dir)
+        run_config(config, run_dir, only=names or None)
+    else:
+        from speechmusic.transfer import run_transfer
+
+        run_transfer(config, run_dir, only_targets=names or None)
+    return kind, names
+
+
+def _run_stages(study: Any, study_dir: Path, transfer: Any, transfer_dir: Path, *,
+                workers: int) -> None:
+    """Stages one and two as independent units on ``workers`` processes.
+
+    Units: one per stage-one experiment and one per transfer target; the transfer targets wait
+    for the first of them, which pre-trains the networks they all start from. The longest
+    units (transfer targets) go first whenever they may, so that the processes finish together.
+    """
+    from speechmusic.training.config import expand_experiments
+
+    experiments = [e.name for e in expand_experiments(study)]
+    targets = [t.name for t in transfer.targets]
+    first = ("transfer", targets[:1])
+    pending_targets = [("transfer", [t]) for t in targets[1:]]
+    pending_study = [("study", [e]) for e in experiments]
+    if workers <= 1:
+        for kind, names in [first, *pending_targets, *pending_study]:
+            _run_job(kind, study if kind == "study" else transfer,
+                     study_dir if kind == "study" else transfer_dir, names)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pretrained = False
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def submit(job):
+            kind, names = job
+            return pool.submit(_run_job, kind, study if kind == "study" else transfer,
+                               study_dir if kind == "study" else transfer_dir, names)
+
+        running = {submit(first)}
+        while running or pending_targets or pending_study:
+            while len(running) < workers and ((pretrained and pending_targets) or pending_study):
+                queue = pending_targets if pretrained and pending_targets else pending_study
+                running.add(submit(queue.pop(0)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, names = fut.result()  # a failed unit stops the demo with its error
+                if kind == "transfer" and names == first[1]:
+                    pretrained = True
+                _log(f"{'stage one' if kind == 'study' else 'stage two'}: {', '.join(names)} done")
 
 
 def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int = 2) -> Path:
     """Run the whole demo into ``out``; returns the path of the HTML report."""
     from speechmusic.demo.corpus import build_corpus
     from speechmusic.evaluation import write_report
-    from speechmusic.training import load_config
+    from speechmusic.training import load_config, run_config
     from speechmusic.transfer import load_transfer_config, run_transfer
 
     settings = SETTINGS["quick" if quick else "full"]
@@ -325,25 +387,18 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int 
     manifests = _write_manifests(corpus, out / "manifests", settings)
     timings["corpus"] = time.perf_counter() - t
 
-    # The two stages are independent: on a multi-core machine stage one runs in a second process
-    # (each trains on one thread, which is also what small models do best).
+    # The two stages are independent: on a multi-core machine their units are spread over
+    # `workers` processes (each trains on one thread, which is also what small models do best).
     t = time.perf_counter()
     study_dir, transfer_dir = out / "study", out / "transfer"
     study = load_config(data=study_config(manifests, settings, cache))
     transfer = load_transfer_config(data=transfer_config(manifests, settings, cache))
     _log("stage one (every architecture, cross-validated) and stage two (pre-training, transfer "
          "to the target tasks)")
-    if workers > 1:
-        import multiprocessing
-
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            stage_one = pool.submit(_run_stage_one, study, study_dir)
-            run_transfer(transfer, transfer_dir)
-            timings["stage two"] = time.perf_counter() - t
-            stage_one.result()
-    else:
-        _run_stage_one(study, study_dir)
-        run_transfer(transfer, transfer_dir)
+    _run_stages(study, study_dir, transfer, transfer_dir, workers=workers)
+    # One pass over everything (all units are done, so nothing trains): complete result tables.
+    run_config(study, study_dir)
+    run_transfer(transfer, transfer_dir)
     write_report(study_dir)
     timings["stages one and two"] = time.perf_counter() - t
 

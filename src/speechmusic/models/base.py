@@ -188,6 +188,20 @@ class SpeechMusicModel(nn.Module):
             part.eval()  # keeps batch-norm statistics and dropout of frozen parts fixed
         return self
 
+    def frozen_split(self) -> tuple[nn.Module, nn.Module] | None:
+        """``(prefix, rest)`` with ``rest(prefix(x)) == self(x)`` (shape checks aside), where
+        ``prefix`` is everything the current strategy freezes: ``body`` under ``frozen``,
+        ``body.lower`` under ``intermediate``; ``None`` under ``full``.
+
+        A frozen prefix has no trainable weight and stays in eval mode, so it is a fixed function
+        of its input: a fit loop may compute it once per patch instead of once per epoch.
+        """
+        if self.trainable_strategy == "frozen":
+            return self.body, self.classifier
+        if self.trainable_strategy == "intermediate":
+            return self.body.lower, nn.Sequential(self.body.upper, self.classifier)
+        return None
+
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters that train under the current strategy (for the optimiser)."""
         return (p for p in self.parameters() if p.requires_grad)

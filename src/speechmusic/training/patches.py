@@ -18,7 +18,7 @@ from speechmusic.errors import ConfigError
 from speechmusic.features import FeatureNormalizer, patch_starts
 from speechmusic.training.cache import FeatureRef
 
-__all__ = ["PatchSet", "limited_starts"]
+__all__ = ["PatchSet", "EncodedPatches", "batch_indices", "limited_starts"]
 
 _OPEN_MAPS = 64  # open memory maps kept per patch set (each holds a file descriptor)
 
@@ -187,9 +187,37 @@ class PatchSet:
                      drop_singleton: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(x [b, F, T], y [b])`` batches, shuffled when ``rng`` is given. ``drop_singleton``
         drops a final batch of one patch (batch norm cannot train on it)."""
-        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
-            if drop_singleton and len(idx) == 1 and len(order) > 1:
-                return
+        for idx in batch_indices(len(self), batch_size, rng=rng, drop_singleton=drop_singleton):
             yield self.batch(idx), self.patch_label[idx]
+
+
+def batch_indices(n: int, batch_size: int, *, rng: np.random.Generator | None = None,
+                  drop_singleton: bool = False) -> Iterator[np.ndarray]:
+    """Index arrays of the mini-batches over ``n`` items: shuffled with ``rng``, else in order;
+    ``drop_singleton`` drops a final batch of one item."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for lo in range(0, n, batch_size):
+        idx = order[lo:lo + batch_size]
+        if drop_singleton and len(idx) == 1 and n > 1:
+            return
+        yield idx
+
+
+class EncodedPatches:
+    """Patches already passed through a model's frozen prefix (:meth:`SpeechMusicModel.frozen_split`):
+    ``x`` ``[n_patches, ...]`` in memory and their labels, batched exactly like the
+    :class:`PatchSet` they came from (the same ``rng`` gives the same batches)."""
+
+    def __init__(self, x: np.ndarray, patch_label: np.ndarray) -> None:
+        if len(x) != len(patch_label):
+            raise ConfigError(f"{len(x)} encoded patches but {len(patch_label)} labels")
+        self.x = x
+        self.patch_label = np.asarray(patch_label, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.patch_label)
+
+    def iter_batches(self, batch_size: int, *, rng: np.random.Generator | None = None,
+                     drop_singleton: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for idx in batch_indices(len(self), batch_size, rng=rng, drop_singleton=drop_singleton):
+            yield self.x[idx], self.patch_label[idx]
