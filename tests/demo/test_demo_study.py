@@ -13,7 +13,8 @@ from speechmusic.cli import main
 @pytest.fixture(scope="module")
 def quick_demo(renderers, tmp_path_factory):
     out = tmp_path_factory.mktemp("demo-quick")
-    assert main(["demo", "--quick", "--out", str(out), "--workers", "1"]) == 0
+    # Two workers, as `make demo` runs it: the units of both stages spread over a process pool.
+    assert main(["demo", "--quick", "--out", str(out), "--workers", "2"]) == 0
     return out
 
 
@@ -31,13 +32,32 @@ def test_report_has_every_stage_with_numbers(quick_demo):
     # The tool: both engines scored against the programme's truth, and the timeline picture.
     scores = json.loads((quick_demo / "segmentation" / "scores.json").read_text())
     assert scores[0]["engine"].startswith("demo-trained") and 0.0 <= scores[0]["accuracy"] <= 1.0
+    for s in scores:
+        if s["accuracy"] is not None:
+            assert 0.0 <= s["accuracy_min_duration_off"] <= 1.0
+    assert (quick_demo / "segmentation" / "programme.demo.min-off.csv").is_file()
     assert "data:image/png;base64," in text and "frame accuracy" in text
+    assert "min_duration_off" in text
 
 
 def test_stage_one_trained_every_fold(quick_demo):
     results = json.loads((quick_demo / "study" / "results.json").read_text())
     rows = results if isinstance(results, list) else results.get("results", [])
     assert rows and all(r["n_folds"] == 2 for r in rows)
+    # Units ran in separate processes; the final pass still tabulates every one of them.
+    from speechmusic.demo.study import SETTINGS, study_config
+    from speechmusic.training import load_config
+    from speechmusic.training.config import expand_experiments
+
+    manifests = {p.stem: p for p in (quick_demo / "manifests").glob("*.csv")}
+    config = load_config(data=study_config(manifests, SETTINGS["quick"], quick_demo / "feature-cache"))
+    expected = {e.name for e in expand_experiments(config)}
+    assert {r["experiment"] for r in rows} == expected
+    table2 = (quick_demo / "transfer" / "table2.md").read_text()
+    for target in SETTINGS["quick"].transfer_targets:  # every target's rows, from both processes
+        summary = quick_demo / "transfer" / "experiments" / f"{target}-dnn-baseline" / "summary.json"
+        assert summary.is_file()
+    assert "Gender" in table2 and "Speech Music" in table2
 
 
 def test_rerun_resumes_without_training(quick_demo, capsys):

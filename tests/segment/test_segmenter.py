@@ -165,6 +165,32 @@ def test_bad_inputs(ina_weights, tmp_path):
     assert [s.label for s in silence] == ["noEnergy"]
 
 
+def test_fill_short_gaps_only_fills_interior_runs_below_the_length():
+    from speechmusic.segment.viterbi import fill_short_gaps
+
+    active = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0], dtype=bool)
+    got = fill_short_gaps(active, max_len=3)
+    assert got.tolist() == [0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0]  # the 3-long gap and the ends stay
+    assert fill_short_gaps(active, max_len=0).tolist() == active.tolist()
+
+
+def test_min_duration_off_classifies_short_pauses_and_keeps_long_silence(ina_weights):
+    sr = 16000
+    pause, silence = np.zeros(int(0.6 * sr), np.float32), np.zeros(3 * sr, np.float32)
+    audio = np.concatenate([speech_like(sr, 4, seed=7), pause, speech_like(sr, 4, seed=8), silence,
+                            music_like(sr, 5, seed=9)])
+    plain = Segmenter("smn").analyse(audio, sr=sr)
+    bridged = Segmenter("smn", min_duration_off=1.0).analyse(audio, sr=sr)
+    gaps = [s for s in plain.segments if s.label == "noEnergy"]
+    assert any(s.stop - s.start < 1.0 for s in gaps)  # the pause is silence by default
+    kept = [s for s in bridged.segments if s.label == "noEnergy"]
+    assert kept and all(s.stop - s.start >= 1.0 for s in kept)  # only the 3 s silence is left
+    assert bridged.active.sum() > plain.active.sum()
+    assert np.isfinite(bridged.probs[bridged.active]).all()  # the pause was classified
+    with pytest.raises(ConfigError, match="min_duration_off"):
+        Segmenter("smn", min_duration_off=-1)
+
+
 def test_standardize_matches_numpy():
     x = torch.randn(3, 21, 68)
     ref = (x.numpy() - x.numpy().mean(axis=(1, 2), keepdims=True)) / x.numpy().std(axis=(1, 2), keepdims=True)

@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="fast", choices=("fast", "exact"),
                    help="'exact' classifies every patch separately, as the original (slower)")
     p.add_argument("--decoder", default="auto", choices=("auto", "ffmpeg", "soxr"))
+    p.add_argument("--min-duration-off", type=float, default=0.0, metavar="SECONDS",
+                   help="classify pauses shorter than this with their surroundings instead of "
+                        "reporting them as noEnergy (default 0: the original's behaviour)")
     p.add_argument("--block-seconds", type=float, default=600.0,
                    help="decoding block length (memory use; results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="redo inputs whose output exists")
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     segmenter = Segmenter(args.engine, gender=args.gender, mode=args.mode,
-                          block_seconds=args.block_seconds, decoder=args.decoder)
+                          block_seconds=args.block_seconds, decoder=args.decoder,
+                          min_duration_off=args.min_duration_off)
     taken: dict[Path, Path] = {}
     jobs = [(f, output_path(f, out_dir, args.format, taken)) for f in files]
     total_seconds = 0.0

@@ -94,7 +94,7 @@ DATASETS: dict[str, DemoDataset] = {d.name: d for d in (
                           ("choir", 0.1)),
                 vocal_p=0.4,
                 noise=("white", "pink", "brown", "hum", "fan", "engine", "helicopter", "gunshots",
-                       "impulses")),
+                       "impulses", "babble", "applause")),
         "MUSAN", "clean studio and broadcast material, 16 kHz"),
     DemoDataset(
         "archive", "source", ("speech", "music", "noise"),
@@ -104,7 +104,7 @@ DATASETS: dict[str, DemoDataset] = {d.name: d for d in (
         Content(rate=(120, 170), textures=(("solo", 0.35), ("choir", 0.3), ("chamber", 0.25),
                                            ("band", 0.1)),
                 styles=("folk", "classical"), vocal_p=0.6,
-                noise=("wind", "rain", "hum", "impulses", "seashore", "brown")),
+                noise=("wind", "rain", "hum", "impulses", "seashore", "brown", "babble")),
         "Marolt19", "ethnographic field recordings on tape: reverberant rooms, hum and hiss, "
         "solo singing and choirs, 44.1 kHz"),
     DemoDataset(
@@ -116,7 +116,7 @@ DATASETS: dict[str, DemoDataset] = {d.name: d for d in (
         Content(languages=("es", "pt", "it", "en"), rate=(165, 215),
                 textures=(("band", 0.6), ("solo", 0.2), ("chamber", 0.2)),
                 styles=("folk", "latin", "pop", "electronic"), vocal_p=0.7,
-                noise=("babble", "applause", "fan", "pink", "rain", "engine")),
+                noise=("babble", "applause", "fan", "pink", "rain", "engine", "wind", "helicopter")),
         "ACMusYT", "video-sharing uploads: live rooms, loud compressed masters, Opus codec, 48 kHz"),
     DemoDataset(
         "radio", "target", ("speech", "music"),
@@ -189,7 +189,7 @@ class CorpusSize:
             raise ConfigError(f"every count must be >= 1: {self}")
 
 
-#: ``quick``: 62 clips of 2 s (tests, smoke runs). ``full``: 310 clips of 4 s (the demo study).
+#: ``quick``: 74 clips of 2 s (tests, smoke runs). ``full``: 370 clips of 4 s (the demo study).
 SIZES: dict[str, CorpusSize] = {
     "quick": CorpusSize(seconds=2.0, smc=4, unseen=4, vocal=2, ensemble=2, clips_per_group=1),
     "full": CorpusSize(seconds=4.0, smc=20, unseen=20, vocal=10, ensemble=10, clips_per_group=2),
@@ -230,7 +230,9 @@ def _plan(out_dir: Path, *, seed: int, size: CorpusSize) -> list[_Job]:
                      for n in TASKS["ensemble"].classes]
         else:
             count = size.smc if ds.role == "source" else size.unseen
-            cells = [(label, (), label, count) for label in ds.classes]
+            # Noise is the most varied class (a dozen kinds against one kind of speech and one
+            # of music): twice the clips, so that each kind is heard from several sources.
+            cells = [(label, (), label, count * (2 if label == "noise" else 1)) for label in ds.classes]
         for c_index, (kind, cell, folder, count) in enumerate(cells):
             for i in range(count):
                 g, k = divmod(i, size.clips_per_group)
@@ -398,7 +400,7 @@ def build_corpus(out_dir: str | os.PathLike, *, seed: int = 0, size: str | Corpu
     Args:
         out_dir: created if needed; one folder per dataset, one below it per class or cell.
         seed: the corpus is a function of the seed (and the renderers' versions).
-        size: ``"quick"`` (62 clips of 2 s), ``"full"`` (310 clips of 4 s) or a :class:`CorpusSize`.
+        size: ``"quick"`` (74 clips of 2 s), ``"full"`` (370 clips of 4 s) or a :class:`CorpusSize`.
         progress: show a progress bar (on an interactive terminal).
         workers: processes rendering at once; the output does not depend on it. With more
             than one, a script calling this needs the ``if __name__ == "__main__":`` guard.

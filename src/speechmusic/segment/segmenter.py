@@ -33,7 +33,13 @@ from speechmusic.features import FeatureConfig, build_frontend
 from speechmusic.features.ina import InaBands
 from speechmusic.segment.formats import SILENCE, Segment
 from speechmusic.segment.sliding import PATCH_FRAMES, PATCH_STEP, PatchGrid, patch_logits
-from speechmusic.segment.viterbi import energy_activity, runs, switch_penalty_transition, viterbi
+from speechmusic.segment.viterbi import (
+    energy_activity,
+    fill_short_gaps,
+    runs,
+    switch_penalty_transition,
+    viterbi,
+)
 
 __all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES"]
 
@@ -159,6 +165,10 @@ class Segmenter:
         block_seconds: decoding block length; results do not depend on it.
         energy_ratio: the activity detector's threshold below the mean log energy.
         threads: worker threads for the networks (default: the machine's cores).
+        min_duration_off: pauses (inactive runs between active ones) shorter than this many
+            seconds are classified with the regions around them instead of being reported as
+            'noEnergy' (pyannote's ``min_duration_off``): the convention of annotators who count
+            a breath between phrases as part of the speech. 0 (default): the original's output.
         decoder: ``"ffmpeg"`` decodes and resamples to 16 kHz 16-bit with ffmpeg, exactly as
             inaSpeechSegmenter does (its results depend on it in ambiguous passages);
             ``"soxr"`` uses soundfile and soxr; ``"auto"`` (default): ffmpeg when installed.
@@ -169,9 +179,13 @@ class Segmenter:
 
     def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
                  block_seconds: float = 600.0, energy_ratio: float = 0.03,
-                 decoder: str = "auto", threads: int | None = None) -> None:
+                 decoder: str = "auto", threads: int | None = None,
+                 min_duration_off: float = 0.0) -> None:
         if mode not in ("fast", "exact"):
             raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
+        if not min_duration_off >= 0:
+            raise ConfigError(f"min_duration_off must be >= 0 seconds, got {min_duration_off}")
+        self.min_duration_off = float(min_duration_off)
         if block_seconds <= 0:
             raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
         self.engine = _load_engine(str(engine), mode=mode)
@@ -252,6 +266,8 @@ class Segmenter:
     def _segment(self, source, sr, bands: np.ndarray, loge: np.ndarray, duration: float,
                  tmp: Path) -> Analysis:
         active = energy_activity(loge, ratio=self.energy_ratio)[::2]
+        if self.min_duration_off > 0:
+            active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
         n_points = len(active)
         engine = self.engine
         if isinstance(engine, _InaEngine):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["viterbi", "energy_activity", "runs", "switch_penalty_transition"]
+__all__ = ["viterbi", "energy_activity", "fill_short_gaps", "runs", "switch_penalty_transition"]
 
 _EPS = 1e-10
 
@@ -99,6 +99,16 @@ def energy_activity(log_energy: np.ndarray, *, ratio: float = 0.03) -> np.ndarra
     threshold = loge[finite].mean() + math.log(ratio)
     raw = loge > threshold
     return _two_state_viterbi(raw, stay0=-5.0, switch=-150 * math.log(10.0)).astype(bool)
+
+
+def fill_short_gaps(active: np.ndarray, *, max_len: int) -> np.ndarray:
+    """``active`` with every inactive run shorter than ``max_len`` points that lies between two
+    active runs set active (runs at either end of the signal are kept)."""
+    out = np.asarray(active, dtype=bool).copy()
+    for flag, a, b in runs(out):
+        if not flag and a > 0 and b < len(out) and b - a < max_len:
+            out[a:b] = True
+    return out
 
 
 def runs(labels: Sequence | np.ndarray) -> list[tuple[object, int, int]]:

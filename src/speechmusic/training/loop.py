@@ -190,6 +190,10 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
     use_val = val is not None and len(val) > 0
     result = FitResult()
     start_time = time.perf_counter()
+    if any(p.ndim == 4 for p in model.parameters()):
+        # 2-D convolutions train ~20 % faster on the CPU in NHWC layout (oneDNN); same results
+        # run to run, and checkpoints load into either layout.
+        model.to(memory_format=torch.channels_last)
     with training_context(config):
         # What the strategy freezes is a fixed function of the input: computed once per patch
         # here, not once per epoch (the same batches, the same result, a fraction of the time).
