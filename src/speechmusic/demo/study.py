@@ -126,10 +126,6 @@ def study_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: 
     everything = list(models)
     experiments = [{"datasets": [ds], "task": "binary", "models": everything} for ds in SOURCES]
     experiments += [{"datasets": [ds], "task": "3class", "models": everything} for ds in SOURCES[:2]]
-    # The engine for the segmentation stage: 3 classes on all sources combined, with the
-    # architecture that learns the 3-class task best in stage one (VGG-like, ~95 % frame-wise).
-    experiments.append({"name": "segmenter", "datasets": list(SOURCES), "task": "3class",
-                        "models": [SEGMENTER_ARCH]})
     return {
         "name": "demo", "seed": 0, "cache_dir": str(cache_dir),
         "datasets": {ds: {"layout": "manifest", "root": str(manifests[ds])} for ds in SOURCES},
@@ -142,6 +138,21 @@ def study_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: 
         "training": _training(settings),
         "experiments": experiments,
     }
+
+
+def segmenter_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
+    """The engine of the segmentation stage, as a ``speechmusic run`` config: 3 classes on all
+    sources combined, with the architecture that learns the 3-class task best in stage one
+    (VGG-like). Not part of the paper's protocol: its training patches are also played back up
+    to 20 dB quieter, because a programme's items keep their relative levels (noise well below
+    speech) while every training clip is peak-normalised, and without it the network takes
+    loudness for a cue (quiet rain and babble came out as speech)."""
+    config = study_config(manifests, settings, cache_dir)
+    config["name"] = "demo-segmenter"
+    config["training"]["gain_jitter_db"] = 20.0
+    config["experiments"] = [{"name": "segmenter", "datasets": list(SOURCES), "task": "3class",
+                              "models": [SEGMENTER_ARCH]}]
+    return config
 
 
 def transfer_config(manifests: dict[str, Path], settings: DemoSettings, cache_dir: Path) -> dict[str, Any]:
@@ -216,7 +227,7 @@ def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
     return buf.getvalue()
 
 
-def _segmentation_stage(out: Path, study_dir: Path, settings: DemoSettings) -> dict[str, Any]:
+def _segmentation_stage(out: Path, segmenter_dir: Path, settings: DemoSettings) -> dict[str, Any]:
     from speechmusic.demo.programme import write_programme
     from speechmusic.errors import WeightsUnavailableError
     from speechmusic.segment import Segmenter, read_segments, write_segments
@@ -226,9 +237,9 @@ def _segmentation_stage(out: Path, study_dir: Path, settings: DemoSettings) -> d
     if not wav.exists() or not truth_csv.exists():
         wav, truth_csv = write_programme(out, seed=7, seconds=settings.programme_seconds)
     truth = read_segments(truth_csv)
-    checkpoints = sorted(study_dir.glob("experiments/segmenter*/fold_0/model.pt"))
+    checkpoints = sorted(segmenter_dir.glob("experiments/segmenter*/fold_0/model.pt"))
     if not checkpoints:
-        raise SpeechMusicError(f"{study_dir}: the stage-one run has no segmenter checkpoint")
+        raise SpeechMusicError(f"{segmenter_dir}: the segmenter run has no checkpoint")
     from speechmusic.transfer.runner import MODEL_TITLES
 
     engines = [(f"demo-trained {MODEL_TITLES[SEGMENTER_ARCH]} (3 classes)", str(checkpoints[0]), "demo"),
@@ -320,10 +331,10 @@ def _write_report(out: Path, *, study_dir: Path, transfer_dir: Path, seg: dict[s
 
 
 def _run_job(kind: str, config: Any, run_dir: Path, names: list[str]) -> tuple[str, list[str]]:
-    """One unit of the demo's work: stage-one experiments or stage-two targets (the first
-    stage-two job also pre-trains). Every unit resumes, so the final pass over all of them only
-    collects results."""
-    if kind == "study":
+    """One unit of the demo's work: experiments of a ``speechmusic run`` config (``kind`` "run")
+    or targets of the transfer config (the first transfer unit also pre-trains). Every unit
+    resumes, so the final pass over all of them only collects results."""
+    if kind == "run":
         from speechmusic.training import run_config
 
         run_config(config, run_dir, only=names or None)
@@ -334,47 +345,42 @@ def _run_job(kind: str, config: Any, run_dir: Path, names: list[str]) -> tuple[s
     return kind, names
 
 
-def _run_stages(study: Any, study_dir: Path, transfer: Any, transfer_dir: Path, *,
+def _run_stages(runs: list[tuple[Any, Path]], transfer: Any, transfer_dir: Path, *,
                 workers: int) -> None:
-    """Stages one and two as independent units on ``workers`` processes.
+    """The experiments of ``runs`` (``(config, run_dir)`` pairs) and the transfer study as
+    independent units on ``workers`` processes.
 
-    Units: one per stage-one experiment and one per transfer target; the transfer targets wait
-    for the first of them, which pre-trains the networks they all start from. The longest
-    units (transfer targets) go first whenever they may, so that the processes finish together.
+    Units: one per experiment and one per transfer target; the transfer targets wait for the
+    first of them, which pre-trains the networks they all start from. The longest units
+    (transfer targets) go first whenever they may, so that the processes finish together.
     """
     from speechmusic.training.config import expand_experiments
 
-    experiments = [e.name for e in expand_experiments(study)]
     targets = [t.name for t in transfer.targets]
-    first = ("transfer", targets[:1])
-    pending_targets = [("transfer", [t]) for t in targets[1:]]
-    pending_study = [("study", [e]) for e in experiments]
+    first = ("transfer", transfer, transfer_dir, targets[:1])
+    pending_targets = [("transfer", transfer, transfer_dir, [t]) for t in targets[1:]]
+    pending_runs = [("run", config, run_dir, [e.name])
+                    for config, run_dir in runs for e in expand_experiments(config)]
     if workers <= 1:
-        for kind, names in [first, *pending_targets, *pending_study]:
-            _run_job(kind, study if kind == "study" else transfer,
-                     study_dir if kind == "study" else transfer_dir, names)
+        for job in [first, *pending_targets, *pending_runs]:
+            _run_job(*job)
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, wait
 
     pretrained = False
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        def submit(job):
-            kind, names = job
-            return pool.submit(_run_job, kind, study if kind == "study" else transfer,
-                               study_dir if kind == "study" else transfer_dir, names)
-
-        running = {submit(first)}
-        while running or pending_targets or pending_study:
-            while len(running) < workers and ((pretrained and pending_targets) or pending_study):
-                queue = pending_targets if pretrained and pending_targets else pending_study
-                running.add(submit(queue.pop(0)))
+        running = {pool.submit(_run_job, *first)}
+        while running or pending_targets or pending_runs:
+            while len(running) < workers and ((pretrained and pending_targets) or pending_runs):
+                queue = pending_targets if pretrained and pending_targets else pending_runs
+                running.add(pool.submit(_run_job, *queue.pop(0)))
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
                 kind, names = fut.result()  # a failed unit stops the demo with its error
-                if kind == "transfer" and names == first[1]:
+                if kind == "transfer" and names == first[3]:
                     pretrained = True
-                _log(f"{'stage one' if kind == 'study' else 'stage two'}: {', '.join(names)} done")
+                _log(f"{'stage two' if kind == 'transfer' else 'stage one'}: {', '.join(names)} done")
 
 
 def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int = 2) -> Path:
@@ -401,21 +407,24 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int 
     # The two stages are independent: on a multi-core machine their units are spread over
     # `workers` processes (each trains on one thread, which is also what small models do best).
     t = time.perf_counter()
-    study_dir, transfer_dir = out / "study", out / "transfer"
+    study_dir, transfer_dir, segmenter_dir = out / "study", out / "transfer", out / "segmenter"
     study = load_config(data=study_config(manifests, settings, cache))
+    segmenter = load_config(data=segmenter_config(manifests, settings, cache))
     transfer = load_transfer_config(data=transfer_config(manifests, settings, cache))
-    _log("stage one (every architecture, cross-validated) and stage two (pre-training, transfer "
-         "to the target tasks)")
-    _run_stages(study, study_dir, transfer, transfer_dir, workers=workers)
+    _log("stage one (every architecture, cross-validated), stage two (pre-training, transfer "
+         "to the target tasks) and the segmenter's network")
+    _run_stages([(study, study_dir), (segmenter, segmenter_dir)], transfer, transfer_dir,
+                workers=workers)
     # One pass over everything (all units are done, so nothing trains): complete result tables.
     run_config(study, study_dir)
+    run_config(segmenter, segmenter_dir)
     run_transfer(transfer, transfer_dir)
     write_report(study_dir)
     timings["stages one and two"] = time.perf_counter() - t
 
     t = time.perf_counter()
     _log("the tool: segmenting a generated programme")
-    seg = _segmentation_stage(out / "segmentation", study_dir, settings)
+    seg = _segmentation_stage(out / "segmentation", segmenter_dir, settings)
     timings["segmentation"] = time.perf_counter() - t
 
     report = _write_report(out, study_dir=study_dir, transfer_dir=transfer_dir, seg=seg,

@@ -33,7 +33,14 @@ from speechmusic.training.cv import (
     fold_done,
     fold_seed,
 )
-from speechmusic.training.loop import EpochLog, FitResult, fit, predict_proba, seed_everything
+from speechmusic.training.loop import (
+    EpochLog,
+    FitResult,
+    fit,
+    gain_direction,
+    predict_proba,
+    seed_everything,
+)
 from speechmusic.training.patches import PatchSet
 from speechmusic.training.runner import (
     RunResult,
@@ -69,6 +76,7 @@ __all__ = [
     "experiment_manifest",
     "extract_features",
     "fit",
+    "gain_direction",
     "fold_done",
     "fold_seed",
     "load_config",

@@ -25,7 +25,7 @@ import copy
 import fnmatch
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,13 @@ class ModelSpec:
     features: list[str] = field(default_factory=lambda: ["melspec"])
 
 
+def training_differences(section: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``training`` mapping without the keys at their :class:`TrainConfig` defaults, so that
+    run directories written before a setting existed compare equal to ones that leave it be."""
+    defaults = asdict(TrainConfig())
+    return {k: v for k, v in (section or {}).items() if k not in defaults or defaults[k] != v}
+
+
 @dataclass
 class ProtocolConfig:
     """The evaluation protocol (paper section 4.3).
@@ -118,7 +125,10 @@ class TrainConfig:
     never), best weights restored. ``weight_decay`` is Adam's L2 term. ``num_threads`` sets
     torch's CPU threads during training (``null``: leave as is). ``deterministic`` asks torch for
     deterministic kernels. ``max_memory_mb``: patch sets up to this size are copied into RAM
-    (faster batches); larger ones are read from the memory-mapped feature cache per batch."""
+    (faster batches); larger ones are read from the memory-mapped feature cache per batch.
+    ``gain_jitter_db``: each training patch is played back quieter by a random 0 to this many
+    dB (log-mel inputs only; 0, the paper's protocol: off). Clips are peak-normalised, so without
+    it a network may learn loudness as a cue and fail on quiet passages of long recordings."""
 
     learning_rate: float = 1e-3
     batch_size: int = 64
@@ -129,8 +139,11 @@ class TrainConfig:
     num_threads: int | None = None
     deterministic: bool = True
     max_memory_mb: int = 1024
+    gain_jitter_db: float = 0.0
 
     def __post_init__(self) -> None:
+        if not self.gain_jitter_db >= 0:
+            raise ConfigError(f"gain_jitter_db must be >= 0, got {self.gain_jitter_db}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         for name in ("batch_size", "max_epochs", "eval_batch_size"):

@@ -39,7 +39,14 @@ from speechmusic.features import FeatureConfig, FeatureNormalizer
 from speechmusic.progress import progress
 from speechmusic.training.cache import FeatureCache, FeatureRef
 from speechmusic.training.config import ProtocolConfig, TrainConfig
-from speechmusic.training.loop import EpochLog, FitResult, fit, predict_proba, seed_everything
+from speechmusic.training.loop import (
+    EpochLog,
+    FitResult,
+    fit,
+    gain_direction,
+    predict_proba,
+    seed_everything,
+)
 from speechmusic.training.patches import PatchSet
 
 __all__ = [
@@ -323,8 +330,10 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
             fh.write(f"epoch {e.epoch:4d} loss {e.train_loss:.4f} acc {e.train_accuracy:.4f}"
                      f"{val_part} ({e.seconds:.1f} s)\n")
 
+    direction = gain_direction(feature_config, norm) if training.gain_jitter_db else None
     result: FitResult = fit(model, train, val, config=training, parameters=params, seed=seed,
-                            desc=f"{name} fold {split.fold}".strip(), on_epoch=on_epoch)
+                            desc=f"{name} fold {split.fold}".strip(), on_epoch=on_epoch,
+                            gain_direction=direction)
     with train_log.open("a", encoding="utf-8") as fh:
         fh.write(f"best epoch {result.best_epoch} (val_acc {result.best_val_accuracy}), "
                  f"{result.epochs_run} epochs, early stop: {result.stopped_early}\n")

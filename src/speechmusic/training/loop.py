@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,8 @@ from speechmusic.progress import progress
 from speechmusic.training.config import TrainConfig
 from speechmusic.training.patches import EncodedPatches, PatchSet
 
-__all__ = ["EpochLog", "FitResult", "fit", "predict_proba", "seed_everything", "training_context"]
+__all__ = ["EpochLog", "FitResult", "fit", "gain_direction", "predict_proba", "seed_everything",
+           "training_context"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,22 @@ def _device(model: nn.Module) -> torch.device:
         return next(model.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+def gain_direction(feature_config: Any, normalizer: Any) -> np.ndarray:
+    """How one dB of gain moves each feature after normalisation, ``[n_features]``.
+
+    A log-mel spectrogram in dB (no ``top_db`` floor) shifts by exactly ``g`` in every band when
+    the audio's gain changes by ``g`` dB (down to the ``amin`` floor); the normaliser divides
+    that by each band's scale. Other representations mix bands (MFCC) or have no gain axis.
+    """
+    if getattr(feature_config, "kind", None) != "logmel" or getattr(feature_config, "top_db", None):
+        raise ConfigError("gain_jitter_db works on log-mel features without top_db, got "
+                          f"{getattr(feature_config, 'kind', feature_config)!r}")
+    n = feature_config.n_features
+    if normalizer is not None and getattr(normalizer, "fitted", False):
+        return (1.0 / np.asarray(normalizer.scale, dtype=np.float32)).reshape(n)
+    return np.ones(n, dtype=np.float32)
 
 
 @torch.no_grad()
@@ -160,7 +178,8 @@ def predict_proba(model: nn.Module, data: PatchSet, *, batch_size: int = 512) ->
 
 def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: TrainConfig,
         parameters: Iterable[nn.Parameter] | None = None, seed: int = 0,
-        desc: str = "training", on_epoch: Callable[[EpochLog], None] | None = None) -> FitResult:
+        desc: str = "training", on_epoch: Callable[[EpochLog], None] | None = None,
+        gain_direction: np.ndarray | None = None) -> FitResult:
     """Train ``model`` on ``train`` with early stopping on ``val``; returns the history.
 
     Args:
@@ -174,6 +193,9 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
             give the same weights.
         desc: progress bar label.
         on_epoch: called after every epoch with its :class:`EpochLog`.
+        gain_direction: ``[n_features]``, how one dB of gain moves each (normalised) feature;
+            with ``config.gain_jitter_db`` each training patch is shifted by ``-g`` times it, ``g``
+            uniform in ``[0, gain_jitter_db]`` (see :func:`gain_direction`).
 
     The model is left in eval mode with the best weights.
     """
@@ -197,7 +219,16 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
     with training_context(config):
         # What the strategy freezes is a fixed function of the input: computed once per patch
         # here, not once per epoch (the same batches, the same result, a fraction of the time).
-        net, encoded = model, _encode_frozen(model, train, val if use_val else None, config=config)
+        jitter = config.gain_jitter_db if gain_direction is not None else 0.0
+        if config.gain_jitter_db and gain_direction is None:
+            raise ConfigError(f"{desc}: gain_jitter_db needs the features' gain direction "
+                              "(log-mel inputs; see training.loop.gain_direction)")
+        direction = torch.as_tensor(np.asarray(gain_direction, dtype=np.float32))[:, None] \
+            if jitter else None
+        # (Augmented inputs change every epoch: nothing can be computed once then.)
+        encoded = None if jitter else _encode_frozen(model, train, val if use_val else None,
+                                                     config=config)
+        net = model
         if encoded is not None:
             net, train, val = encoded
         seed_everything(seed)
@@ -214,6 +245,9 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
             loss_sum, correct, seen = 0.0, 0, 0
             for x, y in train.iter_batches(config.batch_size, rng=rng, drop_singleton=True):
                 xb = torch.from_numpy(x).to(device)
+                if direction is not None:
+                    gain = torch.from_numpy(rng.uniform(0.0, jitter, len(x)).astype(np.float32))
+                    xb = xb - gain[:, None, None].to(device) * direction.to(device)
                 yb = torch.from_numpy(y).to(device)
                 optimiser.zero_grad(set_to_none=True)
                 logits = net(xb)

@@ -37,6 +37,7 @@ from speechmusic.training.config import (
     RunConfig,
     config_to_yaml,
     expand_experiments,
+    training_differences,
     unresolved,
 )
 from speechmusic.training.cv import (
@@ -75,6 +76,8 @@ def _strip_volatile(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("datasets"), dict):
         out["datasets"] = {name: {k: v for k, v in (spec or {}).items() if k != "root"}
                            for name, spec in out["datasets"].items()}
+    if isinstance(out.get("training"), dict):
+        out["training"] = training_differences(out["training"])
     return out
 
 

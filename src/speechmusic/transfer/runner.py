@@ -67,6 +67,7 @@ from speechmusic.training import (
     experiment_manifest,
     extract_features,
 )
+from speechmusic.training.config import training_differences
 from speechmusic.training.runner import SKIPPED_COLUMNS
 from speechmusic.transfer.config import EmbedderSpec, TransferConfig
 from speechmusic.transfer.embedders import Embedder
@@ -163,7 +164,8 @@ def _check_same_config(run_dir: Path, config: TransferConfig) -> None:
     def strip(d: dict[str, Any]) -> dict[str, Any]:
         d = {k: v for k, v in d.items() if k not in ("roots", "cache_dir", "name", "targets")}
         if isinstance(d.get("training"), dict):
-            d["training"] = {k: v for k, v in d["training"].items() if k != "num_threads"}
+            d["training"] = training_differences(
+                {k: v for k, v in d["training"].items() if k != "num_threads"})
         if isinstance(d.get("datasets"), dict):
             d["datasets"] = {n: {k: v for k, v in (s or {}).items() if k != "root"}
                              for n, s in d["datasets"].items()}
