@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo-out", help="output directory (resumes if it exists)")
     p.add_argument("--quick", action="store_true", help="a tiny corpus and a few epochs")
-    p.add_argument("--workers", type=int, default=2, help="processes rendering the corpus")
+    p.add_argument("--workers", type=int, default=2, help="processes for rendering the corpus and for the study's units (experiments, transfer targets)")
     p.set_defaults(run=run)
 
 
