@@ -210,6 +210,10 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
     if not params:
         raise ConfigError("nothing to train: no trainable parameters")
     use_val = val is not None and len(val) > 0
+    jitter = config.gain_jitter_db
+    if jitter and gain_direction is None:
+        raise ConfigError(f"{desc}: gain_jitter_db needs the features' gain direction "
+                          "(log-mel inputs; see training.loop.gain_direction)")
     result = FitResult()
     start_time = time.perf_counter()
     if any(p.ndim == 4 for p in model.parameters()):
@@ -217,15 +221,12 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
         # run to run, and checkpoints load into either layout.
         model.to(memory_format=torch.channels_last)
     with training_context(config):
+        device = _device(model)
+        direction = (torch.as_tensor(np.asarray(gain_direction, dtype=np.float32))[:, None].to(device)
+                     if jitter else None)
         # What the strategy freezes is a fixed function of the input: computed once per patch
         # here, not once per epoch (the same batches, the same result, a fraction of the time).
-        jitter = config.gain_jitter_db if gain_direction is not None else 0.0
-        if config.gain_jitter_db and gain_direction is None:
-            raise ConfigError(f"{desc}: gain_jitter_db needs the features' gain direction "
-                              "(log-mel inputs; see training.loop.gain_direction)")
-        direction = torch.as_tensor(np.asarray(gain_direction, dtype=np.float32))[:, None] \
-            if jitter else None
-        # (Augmented inputs change every epoch: nothing can be computed once then.)
+        # Not with gain jitter, whose inputs change every epoch.
         encoded = None if jitter else _encode_frozen(model, train, val if use_val else None,
                                                      config=config)
         net = model
@@ -234,7 +235,6 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
         seed_everything(seed)
         rng = np.random.default_rng(seed)
         optimiser = torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-        device = _device(model)
         best_state = copy.deepcopy(model.state_dict())
         best_acc = -math.inf
         since_best = 0
@@ -247,7 +247,7 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
                 xb = torch.from_numpy(x).to(device)
                 if direction is not None:
                     gain = torch.from_numpy(rng.uniform(0.0, jitter, len(x)).astype(np.float32))
-                    xb = xb - gain[:, None, None].to(device) * direction.to(device)
+                    xb = xb - gain[:, None, None].to(device) * direction
                 yb = torch.from_numpy(y).to(device)
                 optimiser.zero_grad(set_to_none=True)
                 logits = net(xb)
