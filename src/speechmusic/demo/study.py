@@ -2,15 +2,19 @@
 
 1. build the corpus (``build_corpus``): three source "datasets" with different recording chains,
    an unseen one for speech/music, and the vocal and ensemble sets for the transfer tasks;
-2. stage one (``speechmusic run``): every architecture on MelSpec and on its original MFCC input,
-   speech/music on each source dataset, speech/music/noise on two of them, k-fold CV;
+2. stage one (``speechmusic run``): every architecture on MelSpec (and, with
+   ``DemoSettings.mfcc_inputs``, on its original MFCC input), speech/music on each source
+   dataset, speech/music/noise on two of them, k-fold CV;
 3. stage two (``speechmusic transfer``): pre-training on the combined sources, then Table 2 for
    the four target tasks (frozen / intermediate / full, from scratch, DNN, general embeddings);
-4. the tool: a generated broadcast-like programme segmented with a model trained in stage one and
-   with INA's published network, each scored against the known truth;
+4. the tool: a segmenter network trained in its own run (:func:`segmenter_config`), then a
+   generated broadcast-like programme segmented with it and with INA's published network, each
+   scored against the known truth;
 5. one HTML page with all of it.
 
-Every stage writes into its own folder under ``out`` and resumes where it stopped.
+Every stage writes into its own folder under ``out`` and resumes where it stopped. Stages one and
+two and the segmenter's run are cut into units (an experiment, a transfer target) that a pool of
+``workers`` processes runs longest first.
 """
 
 from __future__ import annotations
