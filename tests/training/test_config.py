@@ -132,3 +132,14 @@ def test_real_mix_config_loads():
     exps = expand_experiments(cfg)
     assert len(exps) == 8 and {e.task_name for e in exps} == {"binary", "3class"}
     assert load_config(PAPER.parent / "real-mix.yaml", env={"REAL_MIX_ROOT": "/x"}).datasets["real_mix"].root == "/x"
+
+
+def test_training_differences_ignores_settings_left_at_their_defaults():
+    """A run directory written before a training setting existed (its config.yaml lacks the key)
+    must still compare equal to the same run today, and a real change must still show."""
+    from speechmusic.training.config import training_differences
+
+    old = {"learning_rate": 0.001, "max_epochs": 10}
+    assert training_differences(old) == training_differences({**old, "gain_jitter_db": 0.0}) == {"max_epochs": 10}
+    assert training_differences({**old, "gain_jitter_db": 20.0}) == {"max_epochs": 10, "gain_jitter_db": 20.0}
+    assert training_differences(None) == {}
