@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechmusic.audio import audio_info, iter_audio_blocks, load_audio, peak_normalize
+from speechmusic.audio import (
+    audio_info,
+    iter_audio_blocks,
+    libav_available,
+    load_audio,
+    peak_normalize,
+)
 from speechmusic.errors import (
     AudioDecodeError,
     AudioError,
@@ -192,3 +198,56 @@ def test_directory_is_not_audio(tmp_path):
 def test_sf_roundtrip_sanity(write_wav):
     path = write_wav("s.wav", tone(8000, 0.1), 8000, "PCM_16")
     assert sf.info(str(path)).samplerate == 8000
+
+
+# ----------------------------------------------------------------------------- decoder="libav"
+
+needs_libav = pytest.mark.skipif(not libav_available(), reason="PyAV is not installed")
+needs_libav_and_ffmpeg = pytest.mark.skipif(
+    not libav_available() or shutil.which("ffmpeg") is None, reason="needs PyAV and the ffmpeg command")
+
+
+def _decoded(path, decoder: str, block_seconds: float = 0.7) -> np.ndarray:
+    return np.concatenate(list(iter_audio_blocks(path, sr=16000, block_seconds=block_seconds,
+                                                 normalize=False, decoder=decoder)))
+
+
+@needs_libav_and_ffmpeg
+@pytest.mark.parametrize("sr_in,channels,subtype", [(22050, 1, "PCM_16"), (44100, 2, "PCM_16"),
+                                                    (48000, 2, "FLOAT"), (16000, 1, "PCM_16")])
+def test_libav_gives_the_ffmpeg_commands_samples_on_wav(write_wav, sr_in, channels, subtype):
+    x = chirp(sr_in, 2.3)
+    data = np.stack([x, 0.5 * x[::-1]]) if channels == 2 else x
+    path = write_wav("in.wav", data, sr_in, subtype)
+    np.testing.assert_array_equal(_decoded(path, "libav"), _decoded(path, "ffmpeg"))
+
+
+@needs_libav_and_ffmpeg
+def test_libav_is_within_one_step_of_the_ffmpeg_command_on_ogg(tmp_path):
+    path = tmp_path / "in.ogg"
+    sf.write(path, np.stack([chirp(44100, 3.0), tone(44100, 3.0)], axis=1), 44100, format="OGG")
+    a, b = _decoded(path, "libav"), _decoded(path, "ffmpeg")
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() <= 1 / 32768 + 1e-9  # decoder versions differ in the last bit
+
+
+@needs_libav
+def test_libav_blocks_do_not_depend_on_the_block_size(write_wav):
+    path = write_wav("in.wav", chirp(44100, 2.0), 44100)
+    blocks = list(iter_audio_blocks(path, sr=16000, block_seconds=0.25, normalize=False, decoder="libav"))
+    assert all(len(b) == 4000 for b in blocks[:-1]) and blocks[0].dtype == np.float32
+    np.testing.assert_array_equal(np.concatenate(blocks), _decoded(path, "libav", block_seconds=10.0))
+
+
+@needs_libav
+def test_libav_bad_inputs_name_the_file_and_reason(tmp_path):
+    with pytest.raises(AudioFileNotFoundError):
+        _decoded(tmp_path / "missing.ogg", "libav")
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyAudioError):
+        _decoded(empty, "libav")
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"this is not audio at all" * 50)
+    with pytest.raises(AudioDecodeError, match="junk.mp3"):
+        _decoded(junk, "libav")

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from speechmusic.audio import libav_available
 from speechmusic.errors import (
     AudioFileNotFoundError,
     AudioTooShortError,
@@ -101,7 +102,8 @@ def test_short_clip_like_original(ina_weights, pipeline_golden):
         (str(a), float(b), float(c)) for a, b, c in expected]
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="parity with the original needs ffmpeg's decoder")
+@pytest.mark.skipif(not libav_available() and shutil.which("ffmpeg") is None,
+                    reason="parity with the original needs FFmpeg's decoder (PyAV or the ffmpeg command)")
 @pytest.mark.parametrize("key,engine,gender", ENGINES)
 def test_agrees_with_original_on_real_recordings(ina_weights, key, engine, gender):
     audio_dir = shared_path("librosa-data", "audio")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechmusic.audio import AUDIO_EXTENSIONS, audio_info
+from speechmusic.audio import AUDIO_EXTENSIONS, DECODERS, audio_info
 from speechmusic.errors import ConfigError, SpeechMusicError
 from speechmusic.progress import progress
 
@@ -38,7 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write per-frame (20 ms) probabilities to STEM.frames.csv")
     p.add_argument("--mode", default="fast", choices=("fast", "exact"),
                    help="'exact' classifies every patch separately, as the original (slower)")
-    p.add_argument("--decoder", default="auto", choices=("auto", "ffmpeg", "soxr"))
+    p.add_argument("--decoder", default="auto", choices=DECODERS,
+                   help="libav: FFmpeg's libraries in-process (PyAV); ffmpeg: the ffmpeg command, "
+                        "as the original; soxr: soundfile + soxr; auto (default): the first available")
     p.add_argument("--min-duration-off", type=float, default=0.0, metavar="SECONDS",
                    help="classify pauses shorter than this with their surroundings instead of "
                         "reporting them as noEnergy (default 0: the original's behaviour)")

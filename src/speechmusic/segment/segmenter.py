@@ -14,7 +14,6 @@ speech regions), computed in streamed passes so memory stays bounded whatever th
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -27,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speechmusic.audio import iter_audio_blocks
+from speechmusic.audio import DECODERS, iter_audio_blocks, libav_available
 from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
 from speechmusic.features import FeatureConfig, build_frontend
 from speechmusic.features.ina import InaBands
+from speechmusic.segment.chunked import PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
-from speechmusic.segment.sliding import PATCH_FRAMES, PATCH_STEP, PatchGrid, patch_logits
+from speechmusic.segment.sliding import PATCH_FRAMES, PatchGrid, patch_logits
 from speechmusic.segment.viterbi import (
     energy_activity,
     fill_short_gaps,
@@ -41,17 +41,15 @@ from speechmusic.segment.viterbi import (
     viterbi,
 )
 
-__all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES"]
+__all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES", "DECODERS"]
 
 GRID_SECONDS = 0.02
 INA_RATE = 16000
 ENGINES = ("sm", "smn")
 _VITERBI_ARG = {"sm": 150.0, "smn": 80.0, "gender": 80.0}
-_CHUNK_POINTS = 3000  # 1 minute of 20 ms points per network call
 # 10 s of 10 ms frames per front-end call: its working set (frames, float64 spectrum) stays in
 # cache and below the allocator's mmap threshold (a minute per call was 4x slower, page faults).
 _CHUNK_FRAMES = 1000
-_MERGE_GAP = 250  # active regions closer than 5 s share one network call
 
 
 @dataclass
@@ -169,9 +167,11 @@ class Segmenter:
             seconds are classified with the regions around them instead of being reported as
             'noEnergy' (pyannote's ``min_duration_off``): the convention of annotators who count
             a breath between phrases as part of the speech. 0 (default): the original's output.
-        decoder: ``"ffmpeg"`` decodes and resamples to 16 kHz 16-bit with ffmpeg, exactly as
-            inaSpeechSegmenter does (its results depend on it in ambiguous passages);
-            ``"soxr"`` uses soundfile and soxr; ``"auto"`` (default): ffmpeg when installed.
+        decoder: ``"ffmpeg"`` decodes and resamples to 16 kHz 16-bit with the ffmpeg command,
+            exactly as inaSpeechSegmenter does (its results depend on it in ambiguous passages);
+            ``"libav"`` does the same with FFmpeg's libraries in this process (PyAV), without a
+            process per file; ``"soxr"`` uses soundfile and soxr; ``"auto"`` (default): libav
+            when PyAV is installed, else ffmpeg when installed, else soxr.
 
     ``segmenter(path_or_array)`` returns the segments; :meth:`analyse` returns everything
     (per-frame probabilities included).
@@ -191,10 +191,10 @@ class Segmenter:
         self.engine = _load_engine(str(engine), mode=mode)
         self.gender_engine = _InaEngine("gender", mode=mode) if gender else None
         self.mode = mode
-        if decoder not in ("auto", "ffmpeg", "soxr"):
-            raise ConfigError(f"decoder must be 'auto', 'ffmpeg' or 'soxr', got {decoder!r}")
+        if decoder not in DECODERS:
+            raise ConfigError(f"decoder must be one of {', '.join(map(repr, DECODERS))}, got {decoder!r}")
         if decoder == "auto":
-            decoder = "ffmpeg" if shutil.which("ffmpeg") else "soxr"
+            decoder = "libav" if libav_available() else ("ffmpeg" if shutil.which("ffmpeg") else "soxr")
         self.decoder = decoder
         self.threads = max(1, threads or os.cpu_count() or 1)
         self.block_seconds = block_seconds
@@ -208,9 +208,21 @@ class Segmenter:
 
     def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
         """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
-        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, _single_threaded_torch():
-            bands, loge, duration = self._ina_features(source, sr, Path(tmp))
-            return self._segment(source, sr, bands, loge, duration, Path(tmp))
+        # Single-threaded torch on a pool of workers: on a small machine this keeps every core
+        # busy without the intra-op thread pool's spin-waits, which collapse under load.
+        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, _single_threaded_torch(), \
+                ThreadPoolExecutor(self.threads) as pool, _prompt_thread_switches():
+            chunks = None
+            if isinstance(self.engine, _InaEngine):
+                chunks = self._chunks_of(self.engine, pool)
+                chunks.start_feeding(energy_ratio=self.energy_ratio)
+            bands, loge, duration = self._ina_features(source, sr, Path(tmp),
+                                                       feed=chunks.feed if chunks else None)
+            return self._segment(source, sr, bands, loge, duration, Path(tmp), chunks, pool)
+
+    def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
+        return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
+                           pool=pool, mode=engine.mode)
 
     # ------------------------------------------------------------------ pass 1: features
     def _blocks(self, source, sr: int | None, rate: int, *, ina: bool = False) -> Iterator[np.ndarray]:
@@ -231,14 +243,15 @@ class Segmenter:
                 yield audio[i: i + step]
             return
         # INA works on unnormalised audio; its features are invariant to gain anyway.
-        decoder = "ffmpeg" if ina and self.decoder == "ffmpeg" else "auto"
+        decoder = self.decoder if ina and self.decoder in ("ffmpeg", "libav") else "auto"
         yield from iter_audio_blocks(source, sr=rate, block_seconds=self.block_seconds,
                                      normalize=False, decoder=decoder)
 
-    def _ina_features(self, source, sr, tmp: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    def _ina_features(self, source, sr, tmp: Path, *, feed=None) -> tuple[np.ndarray, np.ndarray, float]:
         """Pass 1: the 24 INA bands ``[frames, 24]`` and the log energies ``[frames]``, both
         memory-mapped from files in ``tmp`` (nothing accumulates on the heap between chunks,
-        which would pin it and let it grow with the file's duration)."""
+        which would pin it and let it grow with the file's duration). ``feed(bands, loge)`` sees
+        each piece as it is written."""
         cfg = self._ina_front.config
         stream = _FrameStream(win=cfg.win_length, hop=cfg.hop_length)
         bands_path, energy_path = tmp / "bands.f32", tmp / "loge.f32"
@@ -251,9 +264,13 @@ class Segmenter:
                     k1 = min(n, k0 + _CHUNK_FRAMES)
                     piece = samples[k0 * cfg.hop_length: (k1 - 1) * cfg.hop_length + cfg.win_length]
                     bands, loge = self._ina_front.with_energy(torch.from_numpy(piece))
-                    fb.write(np.ascontiguousarray(bands.T.numpy(), dtype=np.float32).tobytes())
-                    fe.write(np.ascontiguousarray(loge.numpy(), dtype=np.float32).tobytes())
+                    frame_bands = np.ascontiguousarray(bands.T.numpy(), dtype=np.float32)
+                    frame_loge = np.ascontiguousarray(loge.numpy(), dtype=np.float32)
+                    fb.write(frame_bands.tobytes())
+                    fe.write(frame_loge.tobytes())
                     n_frames += k1 - k0
+                    if feed is not None:
+                        feed(frame_bands, frame_loge)
         where = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else source
         if n_frames == 0:
             raise AudioTooShortError(where, f"{n_samples / INA_RATE * 1000:.0f} ms of audio; at least "
@@ -264,17 +281,15 @@ class Segmenter:
 
     # ------------------------------------------------------------------ passes 2-4
     def _segment(self, source, sr, bands: np.ndarray, loge: np.ndarray, duration: float,
-                 tmp: Path) -> Analysis:
+                 tmp: Path, chunks: PatchChunks | None, pool) -> Analysis:
         active = energy_activity(loge, ratio=self.energy_ratio)[::2]
         if self.min_duration_off > 0:
             active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
         n_points = len(active)
         engine = self.engine
         if isinstance(engine, _InaEngine):
-            # Like the original, only active regions are classified; nearby ones are merged so
-            # that short pauses do not cost a network call each.
-            active_runs = [(a, b) for flag, a, b in runs(active) if flag]
-            probs = self._ina_probs(engine, bands, _merge_spans(active_runs, gap=_MERGE_GAP))
+            # Like the original, only active regions are classified.
+            probs = self._ina_probs(engine, bands, active, chunks)
         else:
             probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
 
@@ -298,7 +313,10 @@ class Segmenter:
         gender_probs = None
         if self.gender_engine is not None:
             g = self.gender_engine
-            gender_probs = self._ina_probs(g, bands, speech_runs)
+            speech = np.zeros(n_points, dtype=bool)
+            for a, b in speech_runs:
+                speech[a:b] = True
+            gender_probs = self._ina_probs(g, bands, speech, self._chunks_of(g, pool))
             gtrans = switch_penalty_transition(g.viterbi_arg, len(g.labels))
             split: list[Segment] = []
             for seg in segments:
@@ -315,35 +333,21 @@ class Segmenter:
                         gender_labels=list(self.gender_engine.labels) if self.gender_engine else [],
                         gender_probs=gender_probs, duration=duration)
 
-    def _ina_probs(self, engine: _InaEngine, bands: np.ndarray, spans: Iterable[tuple[int, int]]) -> np.ndarray:
-        """Probabilities ``[points, classes]`` of an INA network on the points of ``spans``."""
+    def _ina_probs(self, engine: _InaEngine, bands: np.ndarray, wanted: np.ndarray,
+                   chunks: PatchChunks) -> np.ndarray:
+        """Probabilities ``[points, classes]`` of an INA network: on the ``wanted`` points
+        (bool ``[points]``) and on every other point of a chunk that was computed anyway; NaN
+        elsewhere."""
         n_frames = bands.shape[0]
         grid = PatchGrid(n_frames)
         probs = np.full((grid.n_points, len(engine.labels)), np.nan, dtype=np.float32)
         if grid.n_patches == 0:
             return self._short_file_probs(engine, bands, grid, probs)
-        spans = list(spans)
-        n_wanted = sum(b - a for a, b in spans)
-        # Chunks run on a pool of single-threaded workers: on a small machine this keeps every
-        # core busy without the intra-op thread pool's spin-waits, which collapse under load.
-        size = max(PATCH_FRAMES, min(_CHUNK_POINTS, math.ceil(n_wanted / self.threads)))
-
-        def work(span: tuple[int, int]) -> None:
-            a, b = span
-            first, last = grid.patch_of_point[a], grid.patch_of_point[b - 1]
-            # Context of one patch each side, so normalisation and pooling see what they would
-            # see in one pass over the whole file.
-            f0 = max(0, PATCH_STEP * first - PATCH_FRAMES)
-            f1 = min(n_frames, PATCH_STEP * last + 2 * PATCH_FRAMES)
-            feats = torch.from_numpy(np.array(bands[f0:f1, : engine.bands]).T)
-            logits, finite = patch_logits(engine.model, feats, mode=engine.mode)
-            p = torch.softmax(logits, dim=-1)
-            p[~finite] = 0.5
-            local = grid.patch_of_point[a:b] - f0 // PATCH_STEP
-            probs[a:b] = p[local].numpy()
-
-        with ThreadPoolExecutor(self.threads) as pool:
-            list(pool.map(work, _chunks(spans, size)))
+        if not wanted.any() and not chunks.futures:
+            return probs
+        chunks.probs(bands, np.unique(grid.patch_of_point[wanted]))  # start what is missing
+        done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
+        probs[done] = chunks.probs(bands, grid.patch_of_point[done])
         return probs
 
     def _short_file_probs(self, engine: _InaEngine, bands, grid: PatchGrid, probs: np.ndarray) -> np.ndarray:
@@ -408,6 +412,23 @@ def _return_large_blocks_to_the_os() -> None:
 
 
 @contextmanager
+def _prompt_thread_switches(interval: float = 2e-4) -> Iterator[None]:
+    """Let a thread waiting for the GIL get it within ``interval`` seconds (default 5 ms).
+
+    The decoder (PyAV) holds the GIL while the network's workers run; each worker needs it for
+    a moment between two operations, and at the default interval that moment can cost it 5 ms.
+    """
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@contextmanager
 def _single_threaded_torch() -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -415,23 +436,6 @@ def _single_threaded_torch() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _merge_spans(spans: list[tuple[int, int]], *, gap: int) -> list[tuple[int, int]]:
-    """Join spans separated by fewer than ``gap`` points."""
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a - merged[-1][1] < gap:
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _chunks(spans: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int, int]]:
-    for a, b in spans:
-        for c in range(a, b, size):
-            yield c, min(b, c + size)
 
 
 def _stream_features(frontend, cfg: FeatureConfig, blocks: Iterable[np.ndarray], tmp: Path) -> np.ndarray:

@@ -123,11 +123,18 @@ class FastIna:
         self.dense = dense
         self.classifier = model.classifier
 
-    def _leaves(self, x: torch.Tensor, op_index: int, base: int, mult: int, q: int):
-        """Yield ``(map, base, mult, q)`` at the max over frames: map column ``r`` is the patch
-        starting at frame ``base + mult * r``; columns ``0, q, 2q, ...`` are patches of interest."""
-        for j in range(op_index, len(self.ops)):
-            op = self.ops[j]
+    def _maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[int], int, int]:
+        """Run the convolutional part; returns ``(maps, bases, mult, q)``: column ``r`` of
+        ``maps[i]`` is the patch starting at frame ``bases[i] + mult * r``, and columns
+        ``0, q, 2q, ...`` are patches of interest.
+
+        Pooling phases go along the batch axis: each phase's map is padded on the right (with
+        zeros, to the widest phase's width) and stacked, so that every later layer is one call on
+        a batch instead of one per phase. A padded column only feeds outputs that lie past the
+        end of the phase's own map, which no patch of interest uses.
+        """
+        bases, mult, q = [0], 1, PATCH_STEP
+        for op in self.ops:
             if op[0] == "conv":
                 # A channels-last weight gives a channels-last output whatever the input.
                 x = torch.relu_(F.conv2d(x, op[1], op[2]))
@@ -135,40 +142,45 @@ class FastIna:
             _, kf, kb, top, left, right = op
             phases = [0] if q % kf == 0 else list(range(0, kf, math.gcd(q, kf)))
             new_q = q // kf if q % kf == 0 else (q * kf // math.gcd(q, kf)) // kf
+            pooled = []
             for o in phases:
                 first = o - top
                 if left:  # never the case for INA's published networks; keep the general path
                     part = F.pad(x[..., max(first, 0):], (max(0, -first), 0, left, right),
                                  value=float("-inf"))
-                    pooled = F.max_pool2d(part, (kb, kf), (kb, kf), ceil_mode=True)
+                    pooled.append(F.max_pool2d(part, (kb, kf), (kb, kf), ceil_mode=True))
                 else:
                     # Frames before this phase's first one and the partial last windows (frames
                     # after, bands below) count as -inf, like max_pool2d's padding with ceil_mode.
-                    pooled = _window_max(_window_max(x, dim=-1, k=kf, first=first), dim=-2, k=kb, first=0)
-                if len(phases) == 1:
-                    x, base, mult, q = pooled, base + mult * o, mult * kf, new_q
-                    break
-                yield from self._leaves(pooled, j + 1, base + mult * o, mult * kf, new_q)
+                    pooled.append(_window_max(_window_max(x, dim=-1, k=kf, first=first),
+                                              dim=-2, k=kb, first=0))
+            if len(pooled) == 1:
+                x = pooled[0]
             else:
-                return
-        yield x, base, mult, q
+                n, c, h = x.shape[0], pooled[0].shape[1], pooled[0].shape[2]
+                width = max(part.shape[-1] for part in pooled)
+                x = torch.empty(n * len(pooled), c, h, width, memory_format=torch.channels_last).zero_()
+                for i, part in enumerate(pooled):
+                    x[i * n: (i + 1) * n, ..., : part.shape[-1]] = part
+            bases = [b + mult * o for o in phases for b in bases]
+            mult, q = mult * kf, new_q
+        return x, bases, mult, q
 
-    def __call__(self, z: torch.Tensor, n_patches: int, *, batch_size: int = 4096) -> torch.Tensor:
+    def __call__(self, z: torch.Tensor, n_patches: int) -> torch.Tensor:
         """Logits ``[n_patches, classes]`` of the patches starting every 2 frames of the
         normalised image ``z`` ``[bands, frames]``."""
+        maps, bases, mult, q = self._maps(z[None, None])
+        pooled = _sliding_max(maps, self.final_frames)  # [phases, C, bands, columns]
+        cols = torch.arange(0, pooled.shape[-1], q)
+        starts = torch.tensor(bases)[:, None] + mult * cols[None, :]  # [phases, columns]
+        keep = (starts % PATCH_STEP == 0) & (starts >= 0) & (starts // PATCH_STEP < n_patches)
+        which, col = keep.nonzero(as_tuple=True)
+        # Keras' NHWC flatten: [patch, bands, C].
+        h = pooled.permute(0, 3, 2, 1)[which, cols[col]].flatten(1)
+        for w, b in self.dense:
+            h = torch.relu_(F.linear(h, w, b))
         logits = torch.empty(n_patches, self.n_classes)
-        for fmap, base, mult, q in self._leaves(z[None, None], 0, 0, 1, PATCH_STEP):
-            pooled = _sliding_max(fmap[0], self.final_frames)  # [C, bands, columns]
-            cols = torch.arange(0, pooled.shape[-1], q)
-            starts = base + mult * cols
-            keep = (starts % PATCH_STEP == 0) & (starts // PATCH_STEP < n_patches)
-            cols, starts = cols[keep], starts[keep]
-            feats = pooled[:, :, cols].permute(2, 1, 0).flatten(1)  # Keras' NHWC flatten
-            for i in range(0, len(cols), batch_size):
-                h = feats[i: i + batch_size]
-                for w, b in self.dense:
-                    h = torch.relu_(F.linear(h, w, b))
-                logits[starts[i: i + batch_size] // PATCH_STEP] = self.classifier(h)
+        logits[starts[which, col] // PATCH_STEP] = self.classifier(h)
         return logits
 
 
@@ -259,14 +271,13 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
     if grid.n_patches == 0:
         raise ConfigError(f"need at least {PATCH_FRAMES} frames, got {n_frames}")
     feats = feats.float()
-    finite_frame = torch.isfinite(feats).all(dim=0)
+    ok = torch.isfinite(feats)
+    finite_frame = ok.all(dim=0)
     finite = F.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES, PATCH_STEP)[0, 0] == 0
-    if not bool(finite_frame.all()):
-        ok = torch.isfinite(feats)
-        low = feats[ok].min() if bool(ok.any()) else feats.new_tensor(0.0)
-        feats = torch.where(ok, feats, low)
     model.eval()
     if mode == "exact":
+        if not bool(finite_frame.all()):  # such patches get 0.5 anyway; keep the numbers finite
+            feats = torch.where(ok, feats, feats[ok].min() if bool(ok.any()) else 0.0)
         patches = feats.unfold(1, PATCH_FRAMES, PATCH_STEP).permute(1, 0, 2)  # [n, bands, 68]
         out = [model(standardize(patches[i: i + batch_size]))
                for i in range(0, grid.n_patches, batch_size)]
@@ -276,11 +287,18 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
     runner = _COMPILED.get(key)
     if runner is None or runner.classifier is not model.classifier:
         runner = _COMPILED[key] = FastIna(model, bands=bands)
-    # Centred statistics: frame t is normalised like the patch centred on it.
+    # Centred statistics: frame t is normalised like the patch centred on it, over the finite
+    # values only (the original never normalises a classified patch over silence), so that the
+    # result at a frame depends on its neighbours alone and not on the rest of the matrix.
+    values = torch.where(ok, feats, 0.0).double()
+    per_frame = torch.stack([ok.sum(0).double(), values.sum(0), values.square().sum(0)])
     half = PATCH_FRAMES // 2
-    padded = F.pad(feats[None], (half, PATCH_FRAMES - half - 1), mode="replicate")[0].double()
-    s1 = F.avg_pool1d(padded.sum(0)[None, None], PATCH_FRAMES, 1)[0, 0] / bands
-    s2 = F.avg_pool1d(padded.square().sum(0)[None, None], PATCH_FRAMES, 1)[0, 0] / bands
-    std = (s2 - s1.square()).clamp_min(1e-12).sqrt()
-    z = (feats - s1.float()) / std.float()  # [bands, frames]
+    padded = F.pad(per_frame[None], (half, PATCH_FRAMES - half - 1), mode="replicate")
+    count, s1, s2 = F.avg_pool1d(padded, PATCH_FRAMES, 1)[0]
+    count = count.clamp_min(1e-12)
+    mean = s1 / count
+    std = (s2 / count - mean.square()).clamp_min(1e-12).sqrt()
+    # Non-finite values become 0 (the mean): only patches already marked non-finite see them,
+    # apart from the rare reach of a 'same' pooling past a patch's edge.
+    z = torch.where(ok, (feats - mean.float()) / std.float(), 0.0)  # [bands, frames]
     return runner(z, grid.n_patches), finite
