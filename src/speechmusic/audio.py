@@ -368,7 +368,7 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
     pending: list[np.ndarray] = []
-    pending_len = produced = 0
+    pending_len = produced = pushed = 0
     graph = None
 
     def pull() -> None:
@@ -378,7 +378,8 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
                 out = graph.pull()
             except (av.BlockingIOError, av.EOFError):
                 return
-            pending.append(out.to_ndarray().reshape(-1))
+            # Packed mono s16: one plane (to_ndarray() costs a vstack per frame).
+            pending.append(np.frombuffer(out.planes[0], dtype=np.int16, count=out.samples))
             pending_len += out.samples
 
     with container:
@@ -411,7 +412,11 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
                 graph.configure()
             if graph is not None:
                 graph.push(frame)
-                pull()
+                pushed += 1
+                # Pulling after every few frames, not each one: a pull that finds nothing
+                # raises, and there are about 40 frames per second of audio.
+                if done or pushed % 16 == 0:
+                    pull()
             while pending_len >= block_len or (done and pending_len):
                 joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 head, rest = joined[:block_len], joined[block_len:]

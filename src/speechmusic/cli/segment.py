@@ -44,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-duration-off", type=float, default=0.0, metavar="SECONDS",
                    help="classify pauses shorter than this with their surroundings instead of "
                         "reporting them as noEnergy (default 0: the original's behaviour)")
-    p.add_argument("--block-seconds", type=float, default=600.0,
-                   help="decoding block length (memory use; results do not depend on it)")
+    p.add_argument("--block-seconds", type=float, default=10.0,
+                   help="decoding block length: memory use, and how soon the network starts "
+                        "(results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="redo inputs whose output exists")
     p.set_defaults(run=run)
 
