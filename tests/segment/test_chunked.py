@@ -38,7 +38,7 @@ def _whole(model, bands: np.ndarray, n_bands: int) -> np.ndarray:
     return p.numpy()
 
 
-@pytest.mark.parametrize("name,n_bands", [("smn", 21), ("gender", 24)])
+@pytest.mark.parametrize("name,n_bands", [("sm", 21), ("smn", 21), ("gender", 24)])
 @pytest.mark.parametrize("chunk_patches", [37, 160, 10_000])
 def test_chunks_equal_one_pass_over_the_whole_file(ina_weights, programme, name, n_bands, chunk_patches):
     bands, _ = programme

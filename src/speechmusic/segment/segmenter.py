@@ -15,8 +15,10 @@ speech regions), computed in streamed passes so memory stays bounded whatever th
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -258,7 +260,9 @@ class Segmenter:
         bands_path, energy_path = tmp / "bands.f32", tmp / "loge.f32"
         n_samples = n_frames = 0
         with open(bands_path, "wb") as fb, open(energy_path, "wb") as fe, torch.inference_mode():
-            for block in self._blocks(source, sr, INA_RATE, ina=True):
+            # Decoding runs one block ahead in its own thread: it holds the GIL (PyAV) while
+            # the front-end's torch operations here release it, so the two overlap.
+            for block in _read_ahead(self._blocks(source, sr, INA_RATE, ina=True)):
                 n_samples += len(block)
                 samples, n = stream.push(block)
                 for k0 in range(0, n, _CHUNK_FRAMES):
@@ -416,6 +420,51 @@ def _tune_malloc_for_streaming() -> None:
         libc.mallopt(m_trim_threshold, 32 * 1024 * 1024)
     except (OSError, AttributeError):
         pass
+
+
+def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """The items of ``items``, produced by a background thread at most ``depth`` ahead of the
+    consumer; the producer's exceptions are raised here, and it stops when the consumer does."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="speechmusic-decoder", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.05)
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 @contextmanager
