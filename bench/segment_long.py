@@ -1,6 +1,6 @@
 """Peak memory and speed of the segmenter on a long recording, and block-size independence.
 
-    .venv/bin/python bench/segment_long.py [--hours 3] [--blocks 60 600]
+    .venv/bin/python bench/segment_long.py [--hours 3] [--blocks 10 60 600]
 
 Writes a ``--hours`` long 22050 Hz WAV (real recordings from ../shared/data tiled, or generated
 signals where that is absent), segments it in a fresh process per block length, and reports each
@@ -55,7 +55,7 @@ def write_long_file(path: Path, hours: float, sr: int = 22050) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=3.0)
-    parser.add_argument("--blocks", type=float, nargs="+", default=[60.0, 600.0])
+    parser.add_argument("--blocks", type=float, nargs="+", default=[10.0, 60.0, 600.0])
     parser.add_argument("--engine", default="smn")
     parser.add_argument("--gender", action="store_true")
     args = parser.parse_args()
