@@ -4,11 +4,14 @@ Same semantics as inaSpeechSegmenter 0.6.8 (energy-based 'noEnergy' detection, n
 probabilities on a 20 ms grid, Viterbi smoothing restarted inside each active region, gender on
 speech regions), computed in streamed passes so memory stays bounded whatever the file's length:
 
-1. decode in blocks and compute the front-end frame by frame (exact at block edges); the band
-   energies and log energies go to temporary files, memory-mapped;
-2. activity detection over the whole file's log energies;
-3. network probabilities in chunks of a few minutes, each with enough context that the result
-   does not depend on where chunks start;
+1. decode in blocks (a thread of its own, one block ahead) and compute the front-end frame by
+   frame (exact at block edges); the band energies and log energies go to temporary files,
+   memory-mapped;
+2. network probabilities on fixed chunks of 10 s of patches (:mod:`speechmusic.segment.chunked`),
+   each with enough margin that the result does not depend on where chunks start; a chunk that
+   may be active starts on the worker pool as soon as its frames exist, during pass 1;
+3. activity detection over the whole file's log energies, then the chunks it needs that were
+   not started;
 4. Viterbi smoothing, segments, mean probability per segment.
 """
 
