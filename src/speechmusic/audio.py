@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -361,29 +361,58 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
     p = _check_path(p)
 
     def reason(exc: Exception) -> str:
-        text = str(exc).replace(f": '{p}'", "").replace(str(p), "").strip(" :")
+        # FFmpegError's str() carries the errno and the path; its strerror is the message.
+        text = getattr(exc, "strerror", None) or str(exc).replace(str(p), "").strip(" :'")
         return text or type(exc).__name__
 
     try:
         container = av.open(str(p))
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
-    pending: list[np.ndarray] = []
-    pending_len = produced = 0
-    graph = None
-    fifo = av.AudioFifo()
 
-    def pull() -> None:
-        nonlocal pending_len
+    def decoded(stream) -> Iterator:
+        frames = container.decode(stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
+            yield frame
+
+    def pulled(graph) -> Iterator[np.ndarray]:
         while True:
             try:
                 out = graph.pull()
             except (av.BlockingIOError, av.EOFError):
                 return
             # Packed mono s16: one plane (to_ndarray() costs a vstack per frame).
-            pending.append(np.frombuffer(out.planes[0], dtype=np.int16, count=out.samples))
-            pending_len += out.samples
+            yield np.frombuffer(out.planes[0], dtype=np.int16, count=out.samples)
 
+    def resampled(stream) -> Iterator[np.ndarray]:
+        # Decoded frames (about 40 per second of audio) are gathered in a FIFO and the resampler
+        # gets them 16,384 samples at a time: the same samples for 40 % less time than a push
+        # and a pull per frame.
+        graph, fifo = None, av.AudioFifo()
+        for frame in decoded(stream):
+            if graph is None:
+                graph = _libav_graph(Graph(), frame, sr)
+            frame.pts = None  # the FIFO checks timestamps; the resampler ignores them
+            try:
+                fifo.write(frame)
+            except ValueError as exc:  # a stream whose format changes part-way
+                raise AudioDecodeError(p, f"cannot decode: {exc}") from None
+            while fifo.samples >= _LIBAV_PUSH:
+                graph.push(fifo.read(_LIBAV_PUSH))
+                yield from pulled(graph)
+        if graph is not None:
+            if fifo.samples:
+                graph.push(fifo.read())
+            graph.push(None)
+            yield from pulled(graph)
+
+    produced = 0
     with container:
         if not container.streams.audio:
             raise AudioDecodeError(p, "the file has no audio stream")
@@ -391,51 +420,46 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
         channels = stream.codec_context.channels
         if channels > MAX_CHANNELS:
             raise UnsupportedAudioError(p, f"{channels} channels; at most {MAX_CHANNELS} are supported")
-        frames = container.decode(stream)
-        done = False
-        while not done:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                frame, done = None, True
-            except av.FFmpegError as exc:
-                raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
-            if frame is not None and graph is None:
-                graph = Graph()
-                source = graph.add_abuffer(format=frame.format.name, sample_rate=frame.sample_rate,
-                                           layout=frame.layout.name, time_base=frame.time_base)
-                working = "s16p" if frame.format.bytes <= 2 else ("dblp" if frame.format.bytes == 8 else "fltp")
-                resample = graph.add("aresample", f"{sr}:internal_sample_fmt={working}")
-                target = graph.add("aformat", f"sample_fmts=s16:sample_rates={sr}:channel_layouts=mono")
-                sink = graph.add("abuffersink")
-                source.link_to(resample)
-                resample.link_to(target)
-                target.link_to(sink)
-                graph.configure()
-            if graph is not None:
-                # Decoded frames (about 40 per second of audio) are gathered in a FIFO and the
-                # resampler gets them 16,384 samples at a time: the same samples for 40 % less
-                # time than a push and a pull per frame.
-                try:
-                    if frame is not None:
-                        frame.pts = None  # the FIFO checks timestamps; the resampler ignores them
-                        fifo.write(frame)
-                    while fifo.samples >= _LIBAV_PUSH or (done and fifo.samples):
-                        graph.push(fifo.read(min(fifo.samples, _LIBAV_PUSH)))
-                        pull()
-                    if done:
-                        graph.push(None)
-                        pull()
-                except ValueError as exc:  # a stream whose format changes part-way
-                    raise AudioDecodeError(p, f"cannot decode: {exc}") from None
-            while pending_len >= block_len or (done and pending_len):
-                joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                head, rest = joined[:block_len], joined[block_len:]
-                produced += head.size
-                yield head.astype(np.float32) / np.float32(32768.0)
-                pending, pending_len = ([rest], rest.size) if rest.size else ([], 0)
+        for block in _fixed_blocks(resampled(stream), block_len):
+            produced += block.size
+            yield block.astype(np.float32) / np.float32(32768.0)
     if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")
+
+
+def _libav_graph(graph, frame, sr: int):
+    """``abuffer -> aresample -> aformat (16-bit mono at sr) -> abuffersink`` for ``frame``'s
+    format, configured; the resampler's working format as libswresample 4 picks it."""
+    source = graph.add_abuffer(format=frame.format.name, sample_rate=frame.sample_rate,
+                               layout=frame.layout.name, time_base=frame.time_base)
+    working = "s16p" if frame.format.bytes <= 2 else ("dblp" if frame.format.bytes == 8 else "fltp")
+    resample = graph.add("aresample", f"{sr}:internal_sample_fmt={working}")
+    target = graph.add("aformat", f"sample_fmts=s16:sample_rates={sr}:channel_layouts=mono")
+    sink = graph.add("abuffersink")
+    source.link_to(resample)
+    resample.link_to(target)
+    target.link_to(sink)
+    graph.configure()
+    return graph
+
+
+def _fixed_blocks(pieces: Iterable[np.ndarray], block_len: int) -> Iterator[np.ndarray]:
+    """The concatenation of ``pieces`` cut into blocks of ``block_len`` samples, the last one
+    shorter; each block is yielded as soon as its samples are there."""
+    pending: list[np.ndarray] = []
+    pending_len = 0
+    for piece in pieces:
+        if not piece.size:
+            continue
+        pending.append(piece)
+        pending_len += piece.size
+        while pending_len >= block_len:
+            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            yield joined[:block_len]
+            rest = joined[block_len:]
+            pending, pending_len = ([rest], rest.size) if rest.size else ([], 0)
+    if pending_len:
+        yield np.concatenate(pending)
 
 
 def iter_audio_blocks(
@@ -478,31 +502,17 @@ def iter_audio_blocks(
     scale = np.float32(1.0 / peak) if peak > 0 else np.float32(1.0)
     stream = None if info.sample_rate == sr else soxr.ResampleStream(
         info.sample_rate, sr, 1, dtype="float32", quality="HQ")
-    pending: list[np.ndarray] = []
-    pending_len = 0
+    def resampled() -> Iterator[np.ndarray]:
+        for block in _native_blocks(p, info, native_frames):
+            check_finite(block, p)
+            mono = block.mean(axis=1, dtype=np.float32)
+            yield mono if stream is None else stream.resample_chunk(mono, last=False)
+        if stream is not None:
+            yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
     produced = 0
-    for block in _native_blocks(p, info, native_frames):
-        check_finite(block, p)
-        mono = block.mean(axis=1, dtype=np.float32)
-        out = mono if stream is None else stream.resample_chunk(mono, last=False)
-        if out.size:
-            pending.append(out)
-            pending_len += out.size
-        while pending_len >= block_len:
-            joined = np.concatenate(pending)
-            yield joined[:block_len] * scale
-            produced += block_len
-            rest = joined[block_len:]
-            pending, pending_len = ([rest], rest.size) if rest.size else ([], 0)
-    if stream is not None:
-        tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-        if tail.size:
-            pending.append(tail)
-            pending_len += tail.size
-    if produced == 0 and pending_len == 0:
+    for block in _fixed_blocks(resampled(), block_len):
+        produced += block.size
+        yield block * scale
+    if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")
-    if pending_len:
-        joined = np.concatenate(pending)
-        while joined.size:
-            yield joined[:block_len] * scale
-            joined = joined[block_len:]

@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future
 import numpy as np
 import torch
 
-from speechmusic.segment.sliding import PATCH_FRAMES, PATCH_STEP, patch_logits
+from speechmusic.segment.sliding import PATCH_FRAMES, PATCH_STEP, patch_count, patch_logits
 
 __all__ = ["PatchChunks", "CHUNK_PATCHES", "MARGIN_FRAMES"]
 
@@ -66,12 +66,10 @@ class PatchChunks:
         """``(first patch, stop patch, first frame, stop frame)`` of chunk ``c``; with
         ``n_frames`` (the file's length) clipped to the file, else as an interior chunk."""
         p0, p1 = c * self.size, (c + 1) * self.size
-        f0 = max(0, PATCH_STEP * p0 - MARGIN_FRAMES)
         if n_frames is not None:
-            n_patches = (n_frames - PATCH_FRAMES) // PATCH_STEP + 1
-            p1 = min(p1, n_patches)
-            return p0, p1, f0, min(n_frames, PATCH_STEP * (p1 - 1) + PATCH_FRAMES + MARGIN_FRAMES)
-        return p0, p1, f0, PATCH_STEP * (p1 - 1) + PATCH_FRAMES + MARGIN_FRAMES
+            p1 = min(p1, patch_count(n_frames))
+        f0, f1 = _frames_with_margins(p0, p1)
+        return p0, p1, f0, f1 if n_frames is None else min(n_frames, f1)
 
     def _submit(self, c: int, feats: np.ndarray, p0: int, p1: int, f0: int, *, parts: int = 1) -> None:
         """Start chunk ``c`` on features ``[frames, >= n_bands]`` beginning at frame ``f0``, as
@@ -79,8 +77,8 @@ class PatchChunks:
         bounds = np.linspace(p0, p1, parts + 1).round().astype(int)
         self.futures[c] = []
         for q0, q1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            g0 = max(0, PATCH_STEP * q0 - MARGIN_FRAMES)
-            g1 = min(f0 + len(feats), PATCH_STEP * (q1 - 1) + PATCH_FRAMES + MARGIN_FRAMES)
+            g0, g1 = _frames_with_margins(q0, q1)
+            g1 = min(g1, f0 + len(feats))
             image = torch.from_numpy(np.ascontiguousarray(feats[g0 - f0: g1 - f0, : self.n_bands].T))
             self.futures[c].append(self.pool.submit(self._work, image, q0, q1, g0))
 
@@ -126,15 +124,12 @@ class PatchChunks:
             self._buffer_start = keep_from
 
     # ------------------------------------------------------------------ results
-    def probs(self, bands: np.ndarray, patches: np.ndarray) -> np.ndarray:
-        """Probabilities ``[len(patches), classes]`` of the given patch indices, computing the
-        chunks not started yet from the whole file's bands ``[frames, 24]``."""
+    def start(self, bands: np.ndarray, patches: np.ndarray) -> None:
+        """Start the chunks holding ``patches`` that are not started yet, from the whole file's
+        bands ``[frames, 24]``."""
         n_frames = len(bands)
-        patches = np.asarray(patches, dtype=np.int64)
-        chunk_of = patches // self.size
-        needed = np.unique(chunk_of)
-        last = ((n_frames - PATCH_FRAMES) // PATCH_STEP) // self.size
-        for c in needed.tolist():
+        last = (patch_count(n_frames) - 1) // self.size
+        for c in np.unique(np.asarray(patches, dtype=np.int64) // self.size).tolist():
             if c not in self.futures:
                 p0, p1, f0, f1 = self.span(c, n_frames=n_frames)
                 # The file's last chunk is never started early (its end is the file's), so it
@@ -142,8 +137,15 @@ class PatchChunks:
                 # workers busy at the end instead of one of them.
                 parts = self.tail_parts if c == last else 1
                 self._submit(c, np.asarray(bands[f0:f1]), p0, p1, f0, parts=parts)
+
+    def probs(self, bands: np.ndarray, patches: np.ndarray) -> np.ndarray:
+        """Probabilities ``[len(patches), classes]`` of the given patch indices, starting the
+        chunks not started yet (:meth:`start`) and waiting for them."""
+        patches = np.asarray(patches, dtype=np.int64)
+        self.start(bands, patches)
+        chunk_of = patches // self.size
         out = np.empty((len(patches), self.n_classes), dtype=np.float32)
-        for c in needed.tolist():
+        for c in np.unique(chunk_of).tolist():
             result = np.concatenate([part.result() for part in self.futures[c]])
             sel = chunk_of == c
             out[sel] = result[patches[sel] - c * self.size]
@@ -152,3 +154,9 @@ class PatchChunks:
     def computed(self) -> list[int]:
         """The chunks started so far."""
         return sorted(self.futures)
+
+
+def _frames_with_margins(p0: int, p1: int) -> tuple[int, int]:
+    """Frames ``[start, stop)`` that patches ``p0 .. p1 - 1`` need, margins included (the stop
+    is not clipped to the file)."""
+    return max(0, PATCH_STEP * p0 - MARGIN_FRAMES), PATCH_STEP * (p1 - 1) + PATCH_FRAMES + MARGIN_FRAMES

@@ -302,7 +302,6 @@ class Segmenter:
             probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
 
         segments: list[Segment] = []
-        speech_runs: list[tuple[int, int]] = []
         point_labels = np.full(n_points, -1, dtype=np.int64)
         trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
         for flag, a, b in runs(active):
@@ -313,17 +312,14 @@ class Segmenter:
             point_labels[a:b] = path
             for cls, c, d in runs(path):
                 label = engine.labels[cls]
-                if label == "speech" and self.gender_engine is not None:
-                    speech_runs.append((a + c, a + d))
                 segments.append(Segment(label, (a + c) * GRID_SECONDS, (a + d) * GRID_SECONDS,
                                         float(probs[a + c: a + d, cls].mean())))
 
         gender_probs = None
         if self.gender_engine is not None:
             g = self.gender_engine
-            speech = np.zeros(n_points, dtype=bool)
-            for a, b in speech_runs:
-                speech[a:b] = True
+            speech = (point_labels == engine.labels.index("speech") if "speech" in engine.labels
+                      else np.zeros(n_points, dtype=bool))
             gender_probs = self._ina_probs(g, bands, speech, self._chunks_of(g, pool))
             gtrans = switch_penalty_transition(g.viterbi_arg, len(g.labels))
             split: list[Segment] = []
@@ -353,7 +349,7 @@ class Segmenter:
             return self._short_file_probs(engine, bands, grid, probs)
         if not wanted.any() and not chunks.futures:
             return probs
-        chunks.probs(bands, np.unique(grid.patch_of_point[wanted]))  # start what is missing
+        chunks.start(bands, grid.patch_of_point[wanted])
         done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
         probs[done] = chunks.probs(bands, grid.patch_of_point[done])
         return probs
@@ -472,7 +468,8 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
 
 @contextmanager
 def _prompt_thread_switches(interval: float = 2e-4) -> Iterator[None]:
-    """Let a thread waiting for the GIL get it within ``interval`` seconds (default 5 ms).
+    """Let a thread waiting for the GIL get it within ``interval`` seconds (Python's own
+    default is 5 ms), for the duration of the block.
 
     The decoder (PyAV) holds the GIL while the network's workers run; each worker needs it for
     a moment between two operations, and at the default interval that moment can cost it 5 ms.

@@ -30,10 +30,15 @@ from torch import nn
 
 from speechmusic.errors import ConfigError
 
-__all__ = ["PatchGrid", "patch_logits", "standardize"]
+__all__ = ["PatchGrid", "patch_count", "patch_logits", "standardize"]
 
 PATCH_FRAMES = 68
 PATCH_STEP = 2
+
+
+def patch_count(n_frames: int, *, patch_frames: int = PATCH_FRAMES, step: int = PATCH_STEP) -> int:
+    """How many whole patches a matrix of ``n_frames`` frames holds."""
+    return max(0, (n_frames - patch_frames) // step + 1)
 
 
 class PatchGrid:
@@ -49,7 +54,7 @@ class PatchGrid:
         self.patch_frames = patch_frames
         self.step = step
         self.n_points = math.ceil(n_frames / step)
-        self.n_patches = max(0, (n_frames - patch_frames) // step + 1)
+        self.n_patches = patch_count(n_frames, patch_frames=patch_frames, step=step)
         lead = patch_frames // (2 * step)
         self.patch_of_point = np.clip(np.arange(self.n_points) - lead, 0,
                                       max(self.n_patches - 1, 0)).astype(np.int64)
