@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "audio_info",
     "load_audio",
     "iter_audio_blocks",
+    "iter_audio_rates",
     "resample",
     "to_mono",
     "peak_normalize",
@@ -55,7 +57,7 @@ DECODERS = ("auto", "libav", "ffmpeg", "soxr")
 
 MAX_CHANNELS = 8
 _LIBAV_PUSH = 16384  # samples per resampler call (see _libav_pcm16_blocks)
-_FFMPEG_CHUNK = 1 << 16
+_STDERR_TAIL = 8192  # bytes of an ffmpeg's stderr kept for its error message
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,12 @@ def _ffprobe(path: Path) -> AudioInfo:
     cmd = [exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
            "stream=sample_rate,channels,duration,duration_ts,time_base:format=duration",
            "-of", "json", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True)  # output bounded: a few lines of JSON
     try:
         meta = json.loads(proc.stdout or "{}")
         stream = meta["streams"][0]
     except (ValueError, KeyError, IndexError):
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"
+        reason = _last_line(proc.stderr) or "no audio stream"
         reason = reason.replace(f"{path}: ", "")  # ffprobe repeats the path
         raise AudioDecodeError(path, f"cannot decode: {reason}") from None
     sr = int(stream.get("sample_rate", 0) or 0)
@@ -195,12 +197,55 @@ def _ffmpeg_cmd(path: Path, *, channels: int, sr: int, offset: float, duration: 
     return cmd
 
 
+def _last_line(stderr: bytes) -> str:
+    """The last non-blank line of a tool's stderr (its error message), or ``""``."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _ffmpeg_output(cmd: list[str], path: Path, chunk_bytes: int) -> Iterator[bytes]:
+    """The stdout of the ffmpeg command ``cmd`` in chunks of ``chunk_bytes`` (the last one may
+    be shorter), as it is produced.
+
+    Its stderr is read alongside by a thread that keeps the last few KiB: an ffmpeg that logs more
+    than a pipe's buffer (64 KiB) cannot stall, and its last line is the error message. Stopping
+    early ends the process.
+
+    Raises:
+        AudioDecodeError: ffmpeg exited with an error.
+    """
+    tail = bytearray()
+
+    def drain(pipe) -> None:
+        while chunk := pipe.read1(_STDERR_TAIL):
+            tail.extend(chunk)
+            del tail[:-_STDERR_TAIL]
+
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        stdout, stderr = proc.stdout, proc.stderr
+        assert stdout is not None and stderr is not None  # PIPE was asked for
+        reader = threading.Thread(target=drain, args=(stderr,), name="ffmpeg-stderr", daemon=True)
+        reader.start()
+        done = False
+        try:
+            while chunk := stdout.read(chunk_bytes):
+                yield chunk
+            done = True
+        finally:
+            if not done:
+                proc.kill()
+            proc.wait()
+            reader.join()
+    if proc.returncode != 0:
+        raise AudioDecodeError(path, f"ffmpeg failed: {_last_line(bytes(tail)) or proc.returncode}")
+
+
 def _read_ffmpeg(path: Path, info: AudioInfo, offset: float, duration: float | None) -> np.ndarray:
     cmd = _ffmpeg_cmd(path, channels=info.channels, sr=info.sample_rate, offset=offset, duration=duration)
+    # The whole file is wanted in memory anyway; communicate() reads stdout and stderr together.
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioDecodeError(path, f"ffmpeg failed: {reason[-1] if reason else proc.returncode}")
+        raise AudioDecodeError(path, f"ffmpeg failed: {_last_line(proc.stderr) or proc.returncode}")
     data = np.frombuffer(proc.stdout, dtype="<f4")
     usable = data.size - data.size % info.channels
     return data[:usable].reshape(-1, info.channels).T.copy()
@@ -286,18 +331,9 @@ def _native_blocks(p: Path, info: AudioInfo, frames: int) -> Iterator[np.ndarray
             raise AudioDecodeError(p, f"cannot decode: {exc}") from None
         return
     cmd = _ffmpeg_cmd(p, channels=info.channels, sr=info.sample_rate, offset=0.0, duration=None)
-    bytes_per_block = frames * info.channels * 4
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        stdout = proc.stdout  # never None: PIPE was asked for
-        while stdout is not None:
-            raw = stdout.read(bytes_per_block)
-            if not raw:
-                break
-            data = np.frombuffer(raw[: len(raw) - len(raw) % (4 * info.channels)], dtype="<f4")
-            yield data.reshape(-1, info.channels)
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-        if proc.wait() != 0:
-            raise AudioDecodeError(p, f"ffmpeg failed: {err.splitlines()[-1] if err else proc.returncode}")
+    for raw in _ffmpeg_output(cmd, p, frames * info.channels * 4):
+        data = np.frombuffer(raw[: len(raw) - len(raw) % (4 * info.channels)], dtype="<f4")
+        yield data.reshape(-1, info.channels)
 
 
 def _file_peak(p: Path, info: AudioInfo, frames: int) -> float:
@@ -317,18 +353,10 @@ def _ffmpeg_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.nda
     cmd = [exe, "-v", "error", "-nostdin", "-i", str(p), "-vn", "-ar", str(sr), "-ac", "1",
            "-f", "s16le", "-acodec", "pcm_s16le", "-"]
     produced = 0
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        stdout = proc.stdout  # never None: PIPE was asked for
-        while stdout is not None:
-            raw = stdout.read(block_len * 2)
-            if not raw:
-                break
-            data = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
-            produced += data.size
-            yield data.astype(np.float32) / np.float32(32768.0)
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-        if proc.wait() != 0:
-            raise AudioDecodeError(p, f"ffmpeg failed: {err.splitlines()[-1] if err else proc.returncode}")
+    for raw in _ffmpeg_output(cmd, p, block_len * 2):
+        data = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
+        produced += data.size
+        yield data.astype(np.float32) / np.float32(32768.0)
     if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")
 
@@ -342,22 +370,20 @@ def libav_available() -> bool:
     return True
 
 
-def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndarray]:
-    """What ``_ffmpeg_pcm16_blocks`` gives, from FFmpeg's libraries in this process (PyAV).
-
-    The same decoders and the same filter graph as the ``ffmpeg`` command line (``aresample``,
-    then ``aformat`` to 16-bit mono at ``sr``) without starting a process per file, which costs
-    about 60 ms here, as long as decoding a minute of OGG. The resampler's working format is set
-    the way libswresample 4 (FFmpeg 5/6, what inaSpeechSegmenter users run) chooses it: 16-bit
-    for 8/16-bit input, float otherwise; newer versions always use float, and 16-bit WAV input
-    would then differ by up to 4 steps. PyAV's bundled decoders may still differ from the
-    system's by one 16-bit step in a few samples in 10,000.
-    """
+def _import_av(p: Path):
+    """The ``av`` module (PyAV), or an AudioDecodeError saying it is needed."""
     try:
         import av
-        from av.filter import Graph
     except ImportError:
         raise AudioDecodeError(p, "decoder='libav' needs PyAV (pip install av)") from None
+    return av
+
+
+def _libav_frames(p: Path) -> Iterator:
+    """The decoded frames (``av.AudioFrame``, the codec's own format) of the file's first audio
+    stream, by FFmpeg's libraries in this process (PyAV). Every problem is an AudioError naming
+    the file and the reason."""
+    av = _import_av(p)
     p = _check_path(p)
 
     def reason(exc: Exception) -> str:
@@ -369,8 +395,13 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
         container = av.open(str(p))
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
-
-    def decoded(stream) -> Iterator:
+    with container:
+        if not container.streams.audio:
+            raise AudioDecodeError(p, "the file has no audio stream")
+        stream = container.streams.audio[0]
+        channels = stream.codec_context.channels
+        if channels > MAX_CHANNELS:
+            raise UnsupportedAudioError(p, f"{channels} channels; at most {MAX_CHANNELS} are supported")
         frames = container.decode(stream)
         while True:
             try:
@@ -381,6 +412,20 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
                 raise AudioDecodeError(p, f"cannot decode: {reason(exc)}") from None
             yield frame
 
+
+def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndarray]:
+    """What ``_ffmpeg_pcm16_blocks`` gives, from FFmpeg's libraries in this process (PyAV).
+
+    The same decoders and the same filter graph as the ``ffmpeg`` command line (``aresample``,
+    then ``aformat`` to 16-bit mono at ``sr``) without starting a process per file, which costs
+    about 60 ms here, as long as decoding a minute of OGG. The resampler's working format is set
+    the way libswresample 4 (FFmpeg 5/6, what inaSpeechSegmenter users run) chooses it: 16-bit
+    for 8/16-bit input, float otherwise; newer versions always use float, and 16-bit WAV input
+    would then differ by up to 4 steps. PyAV's bundled decoders may still differ from the
+    system's by one 16-bit step in a few samples in 10,000.
+    """
+    av = _import_av(p)
+
     def pulled(graph) -> Iterator[np.ndarray]:
         while True:
             try:
@@ -390,14 +435,14 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
             # Packed mono s16: one plane (to_ndarray() costs a vstack per frame).
             yield np.frombuffer(out.planes[0], dtype=np.int16, count=out.samples)
 
-    def resampled(stream) -> Iterator[np.ndarray]:
+    def resampled(frames: Iterator) -> Iterator[np.ndarray]:
         # Decoded frames (about 40 per second of audio) are gathered in a FIFO and the resampler
         # gets them 16,384 samples at a time: the same samples for 40 % less time than a push
         # and a pull per frame.
         graph, fifo = None, av.AudioFifo()
-        for frame in decoded(stream):
+        for frame in frames:
             if graph is None:
-                graph = _libav_graph(Graph(), frame, sr)
+                graph = _libav_graph(av.filter.Graph(), frame, sr)
             frame.pts = None  # the FIFO checks timestamps; the resampler ignores them
             try:
                 fifo.write(frame)
@@ -413,18 +458,44 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
             yield from pulled(graph)
 
     produced = 0
-    with container:
-        if not container.streams.audio:
-            raise AudioDecodeError(p, "the file has no audio stream")
-        stream = container.streams.audio[0]
-        channels = stream.codec_context.channels
-        if channels > MAX_CHANNELS:
-            raise UnsupportedAudioError(p, f"{channels} channels; at most {MAX_CHANNELS} are supported")
-        for block in _fixed_blocks(resampled(stream), block_len):
-            produced += block.size
-            yield block.astype(np.float32) / np.float32(32768.0)
+    for block in _fixed_blocks(resampled(_libav_frames(p)), block_len):
+        produced += block.size
+        yield block.astype(np.float32) / np.float32(32768.0)
     if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")
+
+
+def _frame_samples(frame) -> np.ndarray:
+    """A decoded PyAV frame as float32 ``[samples, channels]``, integer formats scaled into
+    [-1, 1) as libsndfile scales them."""
+    data = frame.to_ndarray()  # planar: [channels, samples]; packed: [1, samples * channels]
+    channels = len(frame.layout.channels)
+    data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
+    if data.dtype.kind == "u":  # 8-bit: unsigned, centred on 128
+        return (data.astype(np.float32) - 128.0) / np.float32(128.0)
+    if data.dtype.kind == "i":
+        return data.astype(np.float32) / np.float32(2.0 ** (8 * data.dtype.itemsize - 1))
+    return data.astype(np.float32, copy=False)
+
+
+def _libav_native(p: Path) -> tuple[int, Iterator[np.ndarray]]:
+    """The file's sample rate and its samples as float32 ``[frames, channels]`` pieces (one per
+    decoded frame, at that rate), decoded by PyAV; the file is opened here."""
+    frames = _libav_frames(p)
+    first = next(frames, None)
+    if first is None:
+        raise EmptyAudioError(p, "the file decodes to zero samples")
+    rate = first.sample_rate
+
+    def pieces() -> Iterator[np.ndarray]:
+        yield _frame_samples(first)
+        for frame in frames:
+            if frame.sample_rate != rate:
+                raise AudioDecodeError(p, f"cannot decode: the sample rate changes part-way "
+                                          f"({rate} -> {frame.sample_rate} Hz)")
+            yield _frame_samples(frame)
+
+    return rate, pieces()
 
 
 def _libav_graph(graph, frame, sr: int):
@@ -441,6 +512,24 @@ def _libav_graph(graph, frame, sr: int):
     target.link_to(sink)
     graph.configure()
     return graph
+
+
+def _mono(blocks: Iterable[np.ndarray], p: Path) -> Iterator[np.ndarray]:
+    """``[frames, channels]`` blocks, checked finite, averaged to mono."""
+    for block in blocks:
+        check_finite(block, p)
+        yield block.mean(axis=1, dtype=np.float32)
+
+
+def _resampled(mono: Iterable[np.ndarray], orig_sr: int, rates: Sequence[int]) -> Iterator[tuple[np.ndarray, ...]]:
+    """Mono blocks at ``orig_sr`` through one streaming soxr resampler (HQ) per rate: for each
+    block a tuple of pieces, one per rate, then a tuple of the resamplers' tails."""
+    streams = [None if rate == orig_sr else soxr.ResampleStream(orig_sr, rate, 1, dtype="float32", quality="HQ")
+               for rate in rates]
+    for block in mono:
+        yield tuple(block if s is None else s.resample_chunk(block, last=False) for s in streams)
+    end = np.zeros(0, dtype=np.float32)
+    yield tuple(end if s is None else s.resample_chunk(end, last=True) for s in streams)
 
 
 def _fixed_blocks(pieces: Iterable[np.ndarray], block_len: int) -> Iterator[np.ndarray]:
@@ -500,19 +589,53 @@ def iter_audio_blocks(
     block_len = max(1, int(round(block_seconds * sr)))
     peak = _file_peak(p, info, native_frames) if normalize else 0.0
     scale = np.float32(1.0 / peak) if peak > 0 else np.float32(1.0)
-    stream = None if info.sample_rate == sr else soxr.ResampleStream(
-        info.sample_rate, sr, 1, dtype="float32", quality="HQ")
-    def resampled() -> Iterator[np.ndarray]:
-        for block in _native_blocks(p, info, native_frames):
-            check_finite(block, p)
-            mono = block.mean(axis=1, dtype=np.float32)
-            yield mono if stream is None else stream.resample_chunk(mono, last=False)
-        if stream is not None:
-            yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-
+    mono = _mono(_native_blocks(p, info, native_frames), p)
     produced = 0
-    for block in _fixed_blocks(resampled(), block_len):
+    resampled = (pieces[0] for pieces in _resampled(mono, info.sample_rate, (sr,)))
+    for block in _fixed_blocks(resampled, block_len):
         produced += block.size
         yield block * scale
+    if produced == 0:
+        raise EmptyAudioError(p, "the file decodes to zero samples")
+
+
+def iter_audio_rates(
+    path: str | os.PathLike,
+    rates: Sequence[int],
+    *,
+    block_seconds: float = 60.0,
+    decoder: str = "auto",
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Decode a file once and stream it at each of ``rates``: mono, unnormalised float32.
+
+    Each item holds one block per rate, all of the same stretch of the file (about
+    ``block_seconds``, the resampler's delay aside; lengths vary). Concatenated, the blocks at
+    rate ``r`` are what ``iter_audio_blocks(path, sr=r, normalize=False)`` gives (downmix by
+    averaging, soxr resampling), the samples decoded by: PyAV with ``decoder="libav"``, the ffmpeg
+    command with ``"ffmpeg"``, libsndfile, else the ffmpeg command, with ``"auto"`` or ``"soxr"``.
+
+    Yields:
+        tuples of ``[samples]`` float32 arrays, in the order of ``rates``.
+    """
+    if block_seconds <= 0:
+        raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
+    if decoder not in DECODERS:
+        raise ConfigError(f"decoder must be one of {', '.join(map(repr, DECODERS))}, got {decoder!r}")
+    if not rates or min(rates) <= 0:
+        raise ConfigError(f"rates must be positive sample rates, got {list(rates)}")
+    p = Path(path)
+    if decoder == "libav":
+        native_sr, pieces = _libav_native(p)
+        mono = _fixed_blocks(_mono(pieces, p), max(1, int(round(block_seconds * native_sr))))
+    else:
+        info = audio_info(p)
+        if decoder == "ffmpeg":
+            info = replace(info, backend="ffmpeg")
+        native_sr = info.sample_rate
+        mono = _mono(_native_blocks(p, info, max(1, int(round(block_seconds * native_sr)))), p)
+    produced = 0
+    for blocks in _resampled(mono, native_sr, rates):
+        produced += blocks[0].size
+        yield blocks
     if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")

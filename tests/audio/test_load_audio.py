@@ -12,6 +12,7 @@ import soundfile as sf
 from speechmusic.audio import (
     audio_info,
     iter_audio_blocks,
+    iter_audio_rates,
     libav_available,
     load_audio,
     peak_normalize,
@@ -20,6 +21,7 @@ from speechmusic.errors import (
     AudioDecodeError,
     AudioError,
     AudioFileNotFoundError,
+    ConfigError,
     EmptyAudioError,
     NonFiniteAudioError,
     SpeechMusicError,
@@ -251,3 +253,43 @@ def test_libav_bad_inputs_name_the_file_and_reason(tmp_path):
     junk.write_bytes(b"this is not audio at all" * 50)
     with pytest.raises(AudioDecodeError, match="junk.mp3"):
         _decoded(junk, "libav")
+
+
+# ----------------------------------------------------------------------------- iter_audio_rates
+
+
+def _rates(path, decoder: str, rates=(16000, 22050), block_seconds: float = 0.3) -> list[np.ndarray]:
+    items = list(iter_audio_rates(path, rates, block_seconds=block_seconds, decoder=decoder))
+    assert all(len(item) == len(rates) for item in items)
+    return [np.concatenate(column) for column in zip(*items, strict=True)]
+
+
+@pytest.mark.parametrize("decoder", ["auto", "soxr", pytest.param("libav", marks=needs_libav)])
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 2), ("PCM_24", 1), ("PCM_U8", 2), ("FLOAT", 1)])
+def test_one_decode_at_several_rates_gives_each_rates_samples(write_wav, decoder, subtype, channels):
+    x = chirp(44100, 1.3)
+    path = write_wav("in.wav", np.stack([x, 0.5 * x[::-1]]) if channels == 2 else x, 44100, subtype)
+    got = _rates(path, decoder, rates=(16000, 22050, 44100))
+    for rate, samples in zip((16000, 22050, 44100), got, strict=True):
+        want = np.concatenate(list(iter_audio_blocks(path, sr=rate, normalize=False, block_seconds=0.3)))
+        np.testing.assert_array_equal(samples, want)
+
+
+@needs_libav
+def test_one_decode_at_several_rates_by_libav_reads_ogg_like_libsndfile(tmp_path):
+    path = tmp_path / "in.ogg"
+    sf.write(path, np.stack([chirp(44100, 2.0), tone(44100, 2.0)], axis=1), 44100, format="OGG")
+    for a, b in zip(_rates(path, "libav"), _rates(path, "auto"), strict=True):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-3  # two Vorbis decoders
+
+
+def test_one_decode_at_several_rates_refuses_bad_arguments(write_wav, tmp_path):
+    path = write_wav("in.wav", tone(8000, 0.5), 8000)
+    for kwargs in ({"decoder": "nope"}, {"block_seconds": 0}):
+        with pytest.raises(ConfigError):
+            next(iter_audio_rates(path, (16000,), **kwargs))
+    with pytest.raises(ConfigError):
+        next(iter_audio_rates(path, ()))
+    with pytest.raises(AudioFileNotFoundError):
+        next(iter_audio_rates(tmp_path / "missing.wav", (16000,), decoder="libav"))

@@ -63,3 +63,39 @@ def test_aggregation_over_folds():
     assert agg["frame"]["confusion"] == [[3, 1], [0, 4]]
     assert agg["frame"]["per_class"]["m"]["recall"]["values"] == [0.5, 1.0]
     assert mean_std([None, float("nan"), 1.0])["n"] == 1
+
+
+_SKLEARN_CASES = {
+    # a constant predictor on a balanced 3-class problem: two classes never predicted
+    "constant": ([0, 0, 1, 1, 2, 2], [0, 0, 0, 0, 0, 0]),
+    # a class predicted that never occurs, and one that occurs but is never predicted
+    "spurious": ([0, 0, 1, 1, 1, 0], [0, 2, 1, 1, 0, 2]),
+    "one class never seen nor predicted": ([0, 1, 1, 0], [0, 1, 0, 0]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SKLEARN_CASES))
+def test_metrics_equal_scikit_learn_over_the_classes_seen(case):
+    import warnings
+
+    from sklearn import metrics as skm
+
+    y_true, y_pred = map(np.asarray, _SKLEARN_CASES[case])
+    names = ["a", "b", "c", "d"]
+    seen = np.union1d(y_true, y_pred)
+    m = classification_metrics(y_true, y_pred, names)
+    assert m["macro_f1"] == pytest.approx(
+        skm.f1_score(y_true, y_pred, labels=seen, average="macro", zero_division=0))
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
+        assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
+    assert m["confusion"] == skm.confusion_matrix(y_true, y_pred, labels=range(len(names))).tolist()
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=seen, zero_division=0)
+    for k, label in enumerate(seen):
+        got = m["per_class"][names[label]]
+        assert (got["precision"], got["recall"], got["f1"], got["support"]) == pytest.approx(
+            (p[k], r[k], f[k], s[k]))
+    for label in set(range(len(names))) - set(seen.tolist()):  # nothing to score: undefined
+        got = m["per_class"][names[label]]
+        assert math.isnan(got["f1"]) and got["support"] == 0

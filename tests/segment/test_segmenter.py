@@ -197,3 +197,110 @@ def test_standardize_matches_numpy():
     x = torch.randn(3, 21, 68)
     ref = (x.numpy() - x.numpy().mean(axis=(1, 2), keepdims=True)) / x.numpy().std(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(standardize(x).numpy(), ref, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- checkpoint engines
+
+
+def _random_checkpoint(path: Path, sample_rate: int, **config) -> Path:
+    """A checkpoint with random weights and 16 mel bands at ``sample_rate``: what is under test is
+    how the audio reaches it, not what it learnt."""
+    from speechmusic.features import FeatureConfig
+    from speechmusic.models import build_model, save_checkpoint
+
+    cfg = FeatureConfig(**{"kind": "logmel", "sample_rate": sample_rate, "n_fft": 512, "hop_length": 256,
+                           "n_mels": 16, "patch_frames": 10, "patch_hop": 5, **config})
+    torch.manual_seed(0)
+    model = build_model("vgg", n_classes=2, input_shape=cfg.patch_shape)
+    return save_checkpoint(path, model=model.eval(), labels=["speech", "music"], feature_config=cfg)
+
+
+def _count_decodes(monkeypatch) -> list[str]:
+    """Record each time a file is opened for its samples: by PyAV, or by soundfile for reading
+    (not the probe of ``sf.info``), or by an ffmpeg process."""
+    import subprocess
+
+    opened: list[str] = []
+    if libav_available():
+        import av
+
+        av_open = av.open
+        monkeypatch.setattr(av, "open", lambda *a, **k: opened.append("libav") or av_open(*a, **k))
+    sf_read = sf.SoundFile.read
+
+    def read(self, *args, **kwargs):
+        if not getattr(self, "_decode_counted", False):
+            self._decode_counted = True
+            opened.append("soundfile")
+        return sf_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", read)
+    popen = subprocess.Popen.__init__
+
+    def start(self, cmd, *args, **kwargs):
+        if "ffmpeg" in Path(str(cmd[0])).name:
+            opened.append("ffmpeg")
+        popen(self, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", start)
+    return opened
+
+
+@pytest.mark.parametrize("decoder", ["soxr", "libav"])
+def test_checkpoint_engine_decodes_each_file_once(tmp_path, monkeypatch, decoder):
+    if decoder == "libav" and not libav_available():
+        pytest.skip("PyAV is not installed")
+    ckpt = _random_checkpoint(tmp_path / "m22.pt", 22050)
+    path = tmp_path / "prog.wav"
+    sf.write(path, np.concatenate([speech_like(44100, 3, seed=1), music_like(44100, 3, seed=2)]), 44100)
+    seg = Segmenter(str(ckpt), decoder=decoder)
+    opened = _count_decodes(monkeypatch)
+    seg.analyse(path)
+    assert len(opened) == 1, opened
+
+
+@pytest.mark.skipif(not libav_available(), reason="PyAV is not installed")
+def test_checkpoint_engine_reads_m4a_through_pyav_without_the_ffmpeg_command(tmp_path, monkeypatch):
+    import av
+
+    if "aac" not in av.codecs_available:
+        pytest.skip("this PyAV has no AAC encoder to write the .m4a with")
+    sr = 22050
+    audio = np.concatenate([speech_like(sr, 3, seed=1), music_like(sr, 3, seed=2)])
+    path = tmp_path / "prog.m4a"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=sr)
+        stream.layout = "mono"
+        for i in range(0, len(audio), 1024):
+            frame = av.AudioFrame.from_ndarray(audio[None, i:i + 1024], format="fltp", layout="mono")
+            frame.sample_rate = sr
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    monkeypatch.setattr(shutil, "which", lambda *a, **k: None)  # no ffmpeg, no ffprobe
+    result = Segmenter(str(_random_checkpoint(tmp_path / "m.pt", 16000))).analyse(path)
+    assert result.duration == pytest.approx(6.0, abs=0.1)
+    assert np.isfinite(result.probs).all() and {s.label for s in result.segments} <= {"speech", "music"}
+
+
+@pytest.mark.parametrize("decoder", ["soxr", "libav"])
+def test_checkpoint_engine_file_and_array_agree_at_another_rate(tmp_path, decoder):
+    if decoder == "libav" and not libav_available():
+        pytest.skip("PyAV is not installed")
+    sr = 44100
+    audio = np.concatenate([speech_like(sr, 4, seed=3), music_like(sr, 4, seed=4)])
+    path = tmp_path / "x.wav"
+    sf.write(path, audio, sr, subtype="FLOAT")
+    seg = Segmenter(str(_random_checkpoint(tmp_path / "m22.pt", 22050)), decoder=decoder)
+    from_file, from_array = seg.analyse(path), seg.analyse(audio, sr=sr)
+    assert from_file.probs.shape == from_array.probs.shape
+    np.testing.assert_allclose(from_file.probs, from_array.probs, atol=1e-3)
+
+
+def test_checkpoint_engine_on_a_clip_shorter_than_its_frame_says_so(tmp_path):
+    ckpt = _random_checkpoint(tmp_path / "m.pt", 16000, n_fft=2048, hop_length=512, center=False)
+    path = tmp_path / "short.wav"
+    sf.write(path, music_like(16000, 0.05), 16000)  # 50 ms: enough for INA's frames, not the model's
+    with pytest.raises(AudioTooShortError, match="short.wav.*2048-sample"):
+        Segmenter(str(ckpt), decoder="soxr").analyse(path)

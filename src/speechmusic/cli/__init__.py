@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from speechmusic import __version__
 from speechmusic.errors import SpeechMusicError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console_main", "build_parser"]
 
 
 
@@ -34,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def console_main() -> None:
+    """The ``speechmusic`` command. It owns its process, so it tunes it for streaming long
+    recordings before torch allocates anything (the library never does: ``main(argv)``, called
+    from another program, leaves its host process alone; see :mod:`speechmusic.runtime`)."""
+    from speechmusic.runtime import tune_process
+
+    tune_process()
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,4 +60,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

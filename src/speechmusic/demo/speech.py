@@ -16,9 +16,10 @@ female. Singing uses ``espeak_ng_SetConstF0``, which holds the voice on one exac
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -69,7 +70,7 @@ class _Engine:
             raise DemoUnavailableError(f"eSpeak NG failed to initialise (returned {rate})")
         # Both random generators eSpeak may draw from start from a fixed seed.
         lib.espeak_ng_SetRandSeed(1)
-        _seed_libc_rand()
+        self._rand = _PrivateLibcRand(seed=1)
         self.lib = lib
         self.used = False
         self._chunks: list[np.ndarray] = []
@@ -93,8 +94,9 @@ class _Engine:
         data = text.encode("utf-8")
         self._chunks = []
         flags = _CHARS_UTF8 | (_SSML if ssml else 0)
-        err = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, flags, None, None)
-        self.lib.espeak_Synchronize()
+        with self._rand.active():
+            err = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, flags, None, None)
+            self.lib.espeak_Synchronize()
         if err != 0:
             raise DemoUnavailableError(f"eSpeak NG failed on {text!r} (error {err})")
         if not self._chunks:
@@ -109,11 +111,36 @@ class _Engine:
         _dlclose(handle)
 
 
-def _seed_libc_rand() -> None:
-    try:
-        ctypes.CDLL(None).srand(1)
-    except (OSError, AttributeError, TypeError):  # no C library in the global namespace (Windows)
-        pass
+class _PrivateLibcRand:
+    """A state of the C library's ``rand()`` of our own, seeded once: eSpeak draws from
+    ``rand()``, and with this state swapped in around each synthesis its draws are a function of
+    our seed, while the host process's own ``rand()`` sequence is neither reseeded nor advanced
+    (glibc's ``initstate``/``setstate``; a no-op where the C library has none)."""
+
+    def __init__(self, *, seed: int) -> None:
+        self._buf = ctypes.create_string_buffer(128)  # 128 bytes: glibc's default generator
+        try:
+            libc = ctypes.CDLL(None)
+            libc.initstate.argtypes = [ctypes.c_uint, ctypes.c_char_p, ctypes.c_size_t]
+            libc.initstate.restype = ctypes.c_void_p
+            libc.setstate.argtypes = [ctypes.c_void_p]
+            libc.setstate.restype = ctypes.c_void_p
+        except (OSError, AttributeError, TypeError):  # no C library in the global namespace
+            self._libc = None
+            return
+        self._libc = libc
+        libc.setstate(libc.initstate(seed, self._buf, len(self._buf)))
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        if self._libc is None:
+            yield
+            return
+        previous = self._libc.setstate(ctypes.addressof(self._buf))
+        try:
+            yield
+        finally:
+            self._libc.setstate(previous)
 
 
 def _dlclose(handle: int) -> None:

@@ -207,14 +207,13 @@ def score_segments(predicted, truth, *, grid: float = GRID) -> float:
 
 
 def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     colours = {"speech": "#1f77b4", "music": "#ff7f0e", "noise": "#2ca02c", "noEnergy": "#d9d9d9",
                "female": "#9467bd", "male": "#17becf"}
-    fig, ax = plt.subplots(figsize=(11, 0.6 + 0.55 * len(rows)))
+    fig = Figure(figsize=(11, 0.6 + 0.55 * len(rows)))  # outside pyplot: no backend chosen
+    ax = fig.subplots()
     for i, (_, segs) in enumerate(rows):
         for s in segs:
             ax.barh(i, s.stop - s.start, left=s.start, color=colours.get(s.label, "#7f7f7f"),
@@ -223,13 +222,12 @@ def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(0, seconds)
     ax.set_xlabel("time [s]")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
     ax.legend(handles, list(colours), ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 4 else -0.25),
               frameon=False, fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -45,31 +45,33 @@ def _safe_div(a: float, b: float) -> float:
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, balanced accuracy (mean recall over present classes), per-class precision,
-    recall, F1 and support, and the confusion matrix (as nested lists). Undefined values (a
-    class never predicted, or absent) are NaN, written as ``null`` in JSON."""
+    """Accuracy, balanced accuracy (mean recall over the true classes), macro F1, per-class
+    precision, recall, F1 and support, and the confusion matrix (as nested lists).
+
+    As scikit-learn's ``precision_recall_fscore_support(labels=seen, zero_division=0)``, ``seen``
+    being every class in the truth or the predictions: a class never predicted has precision 0
+    and one that never occurs recall 0, and both count in the macro F1. A class neither true nor
+    predicted has NaN scores (``null`` in JSON) and is left out of the mean.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
     n = len(labels)
     cm = confusion_matrix(y_true, y_pred, n)
     total = int(cm.sum())
-    per_class = {}
-    recalls = []
-    for k, name in enumerate(labels):
-        tp = float(cm[k, k])
-        support = int(cm[k].sum())
-        predicted = float(cm[:, k].sum())
-        precision = _safe_div(tp, predicted)
-        recall = _safe_div(tp, support)
-        f1 = (2 * precision * recall / (precision + recall)
-              if not (math.isnan(precision) or math.isnan(recall)) and precision + recall > 0
-              else (0.0 if support and predicted else math.nan))
-        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-        if support:
-            recalls.append(recall)
-    f1s = [v["f1"] for v in per_class.values() if not math.isnan(v["f1"])]
+    support = cm.sum(axis=1)
+    seen = np.flatnonzero(support + cm.sum(axis=0))
+    scores = np.full((3, n), math.nan)
+    if seen.size:
+        p, r, f, _ = precision_recall_fscore_support(np.asarray(y_true), np.asarray(y_pred),
+                                                     labels=seen, zero_division=0)
+        scores[:, seen] = p, r, f
+    per_class = {name: {"precision": float(scores[0, k]), "recall": float(scores[1, k]),
+                        "f1": float(scores[2, k]), "support": int(support[k])}
+                 for k, name in enumerate(labels)}
     return {
         "accuracy": _safe_div(float(np.trace(cm)), total),
-        "balanced_accuracy": float(np.mean(recalls)) if recalls else math.nan,
-        "macro_f1": float(np.mean(f1s)) if f1s else math.nan,
+        "balanced_accuracy": float(scores[1, support > 0].mean()) if total else math.nan,
+        "macro_f1": float(scores[2, seen].mean()) if seen.size else math.nan,
         "n": total,
         "per_class": per_class,
         "confusion": cm.tolist(),

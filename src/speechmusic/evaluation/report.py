@@ -121,10 +121,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> tuple[str, str]:
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return buf.getvalue()
+
+
+def _figure(**kwargs):
+    """A matplotlib figure of its own, outside pyplot: no backend chosen, nothing global kept."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def _grouped_bars(ax, groups: list[str], series: dict[str, tuple[list[float], list[float]]],
@@ -146,11 +150,10 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, tuple[list[float], li
 def _figure4(rows: list[dict[str, Any]]) -> bytes | None:
     if not rows:
         return None
-    import matplotlib.pyplot as plt
-
     models = sorted({r["model"] for r in rows})
     inputs = sorted({r["input"] for r in rows}, key=lambda s: (s != "MelSpec", s))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig = _figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, level in zip(axes, ("frame", "file"), strict=True):
         series = {}
         for inp in inputs:
@@ -165,11 +168,9 @@ def _figure4(rows: list[dict[str, Any]]) -> bytes | None:
 def _figure5(rows: list[dict[str, Any]]) -> bytes | None:
     if not rows:
         return None
-    import matplotlib.pyplot as plt
-
     datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), sharey=True,
-                             squeeze=False)
+    fig = _figure(figsize=(5.5 * len(datasets), 4))
+    axes = fig.subplots(1, len(datasets), sharey=True, squeeze=False)
     for ax, ds in zip(axes[0], datasets, strict=True):
         sub = [r for r in rows if r["dataset"] == ds]
         groups = [f"{r['model']}\n{r['input']}" for r in sub]
@@ -187,9 +188,8 @@ def _confusion(desc: dict[str, Any], summ: dict[str, Any]) -> bytes | None:
     mats = [(lv, m) for lv, m in mats if m.size == len(labels) ** 2]
     if not mats:
         return None
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(mats), figsize=(4.8 * len(mats), 3.8), squeeze=False)
+    fig = _figure(figsize=(4.8 * len(mats), 3.8))
+    axes = fig.subplots(1, len(mats), squeeze=False)
     for ax, (level, m) in zip(axes[0], mats, strict=True):
         m = m.reshape(len(labels), len(labels))
         rows = m.sum(axis=1, keepdims=True)
@@ -217,9 +217,6 @@ def _confusion(desc: dict[str, Any], summ: dict[str, Any]) -> bytes | None:
 def write_report(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
                  confusion: bool = True) -> dict[str, Path]:
     """Write the report of ``run_dir`` (see the module docstring); returns the files by role."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     run_dir = Path(run_dir)
     if not (run_dir / "experiments").is_dir():
         raise ConfigError(f"{run_dir} is not a run directory (no experiments/ folder)")

@@ -183,12 +183,10 @@ def mel_power(
             with torch.inference_mode(inference), torch.set_grad_enabled(grad):
                 one_chunk(t0)
 
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(in_caller_mode, starts))
-        finally:
-            torch.set_num_threads(threads)
+        from speechmusic.runtime import single_threaded_worker
+
+        with ThreadPoolExecutor(threads, initializer=single_threaded_worker) as pool:
+            list(pool.map(in_caller_mode, starts))
     else:
         for t0 in starts:
             one_chunk(t0)

@@ -22,9 +22,8 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +34,10 @@ from speechmusic.audio import DECODERS, iter_audio_blocks, libav_available
 from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
 from speechmusic.features import FeatureConfig, build_frontend
 from speechmusic.features.ina import InaBands
+from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
 from speechmusic.segment.chunked import PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
-from speechmusic.segment.sliding import PATCH_FRAMES, PatchGrid, patch_logits
+from speechmusic.segment.sliding import FAST_MARGIN, PATCH_FRAMES, PatchGrid, patch_logits
 from speechmusic.segment.viterbi import (
     energy_activity,
     fill_short_gaps,
@@ -139,7 +139,13 @@ def _load_engine(engine: str, *, mode: str) -> _Engine:
 
 
 class _CheckpointEngine(_Engine):
-    """A model trained by ``speechmusic run`` (any architecture and input representation)."""
+    """A model trained by ``speechmusic run`` (any architecture and input representation).
+
+    Its features are computed in pass 1, from the same decode as INA's bands (see
+    ``Segmenter._pass1_blocks``), into ``FEATURES_FILE`` in the call's temporary directory.
+    """
+
+    FEATURES_FILE = "model-features.f32"
 
     def __init__(self, path: Path) -> None:
         from speechmusic.models import load_checkpoint
@@ -147,13 +153,18 @@ class _CheckpointEngine(_Engine):
         ckpt = load_checkpoint(path)
         if ckpt.feature_config is None:
             raise ConfigError(f"{path}: the checkpoint has no feature config; it cannot segment audio")
+        if ckpt.feature_config.kind == "ina_bands":
+            raise ConfigError(f"{path}: checkpoint engines on INA bands are not supported; "
+                              "use engine='sm'/'smn'")
         self.name = path.stem
         self.model = ckpt.model.eval()
         self.labels = list(ckpt.labels)
         self.config: FeatureConfig = ckpt.feature_config
         self.normalizer = ckpt.normalizer
         self.viterbi_arg = 80.0
-        self.frontend = build_frontend(self.config)
+        # Frames are cut by _FeatureWriter (centred framing's padding included), so the
+        # front-end itself does not centre.
+        self.frontend = build_frontend(FeatureConfig.from_dict({**self.config.to_dict(), "center": False}))
 
 
 class Segmenter:
@@ -163,8 +174,13 @@ class Segmenter:
         engine: ``"sm"`` or ``"smn"`` (INA's published networks, fetched and converted on first
             use) or the path of a checkpoint trained by ``speechmusic run``.
         gender: split speech regions into ``female`` / ``male`` with INA's gender network.
-        mode: ``"fast"`` (convolutions shared across overlapping patches) or ``"exact"`` (one
-            network pass per patch, as the original); see :mod:`speechmusic.segment.sliding`.
+        mode: ``"fast"`` (default: convolutions shared across overlapping patches, and every
+            patch whose decision is close recomputed on its own; the exact path's labels) or
+            ``"exact"`` (one network pass per patch, as the original); see
+            :mod:`speechmusic.segment.sliding`.
+        fast_margin: in fast mode, patches whose class margin (top probability minus the next)
+            is below this are recomputed exactly; the default was measured to give the exact
+            path's labels on real recordings. 0 gives the shared approximation alone.
         block_seconds: decoding block length; results do not depend on it. Short blocks let the
             network start on the first minutes while the rest is still being decoded.
         energy_ratio: the activity detector's threshold below the mean log energy.
@@ -186,9 +202,12 @@ class Segmenter:
     def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
                  block_seconds: float = 10.0, energy_ratio: float = 0.03,
                  decoder: str = "auto", threads: int | None = None,
-                 min_duration_off: float = 0.0) -> None:
+                 min_duration_off: float = 0.0, fast_margin: float = FAST_MARGIN) -> None:
         if mode not in ("fast", "exact"):
             raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
+        if not 0.0 <= fast_margin <= 1.0:
+            raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
+        self.fast_margin = float(fast_margin)
         if not min_duration_off >= 0:
             raise ConfigError(f"min_duration_off must be >= 0 seconds, got {min_duration_off}")
         self.min_duration_off = float(min_duration_off)
@@ -206,7 +225,6 @@ class Segmenter:
         self.block_seconds = block_seconds
         self.energy_ratio = energy_ratio
         self._ina_front = InaBands(FeatureConfig.preset("ina_gender"))
-        _tune_malloc_for_streaming()
 
     # ------------------------------------------------------------------ public API
     def __call__(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> list[Segment]:
@@ -214,10 +232,12 @@ class Segmenter:
 
     def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
         """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
-        # Single-threaded torch on a pool of workers: on a small machine this keeps every core
-        # busy without the intra-op thread pool's spin-waits, which collapse under load.
-        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, _single_threaded_torch(), \
-                ThreadPoolExecutor(self.threads) as pool, _prompt_thread_switches():
+        # Single-threaded torch on a pool of workers (and on this thread, for the front-end, as
+        # long as the call lasts): on a small machine this keeps every core busy without the
+        # intra-op thread pool's spin-waits, which collapse under load. Thread-local settings:
+        # the caller's other threads, and threads started later, keep theirs.
+        with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, thread_local_torch_threads(1), \
+                ThreadPoolExecutor(self.threads, initializer=single_threaded_worker) as pool:
             chunks = None
             if isinstance(self.engine, _InaEngine):
                 chunks = self._chunks_of(self.engine, pool)
@@ -228,7 +248,7 @@ class Segmenter:
 
     def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
         return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
-                           pool=pool, mode=engine.mode)
+                           pool=pool, mode=engine.mode, fast_margin=self.fast_margin)
 
     # ------------------------------------------------------------------ pass 1: features
     def _blocks(self, source, sr: int | None, rate: int, *, ina: bool = False) -> Iterator[np.ndarray]:
@@ -265,7 +285,7 @@ class Segmenter:
         with open(bands_path, "wb") as fb, open(energy_path, "wb") as fe, torch.inference_mode():
             # Decoding runs one block ahead in its own thread: it holds the GIL (PyAV) while
             # the front-end's torch operations here release it, so the two overlap.
-            for block in _read_ahead(self._blocks(source, sr, INA_RATE, ina=True)):
+            for block in _read_ahead(self._pass1_blocks(source, sr, tmp)):
                 n_samples += len(block)
                 samples, n = stream.push(block)
                 for k0 in range(0, n, _CHUNK_FRAMES):
@@ -365,10 +385,39 @@ class Segmenter:
         probs[:] = p[0].numpy()
         return probs
 
+    def _pass1_blocks(self, source, sr: int | None, tmp: Path) -> Iterator[np.ndarray]:
+        """Pass 1's 16 kHz blocks. With a checkpoint engine, the same decode (``self.decoder``,
+        resampled by soxr to both rates) also gives the model's features, written to
+        ``tmp / FEATURES_FILE`` as the blocks go by: each file is decoded once."""
+        engine = self.engine
+        if not isinstance(engine, _CheckpointEngine):
+            yield from self._blocks(source, sr, INA_RATE, ina=True)
+            return
+        from itertools import zip_longest
+
+        from speechmusic.audio import iter_audio_rates
+
+        rates = (INA_RATE, engine.config.sample_rate)
+        if isinstance(source, np.ndarray):
+            pairs = zip_longest(*(self._blocks(source, sr, rate) for rate in rates),
+                                fillvalue=np.zeros(0, dtype=np.float32))
+        else:
+            pairs = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
+        with _FeatureWriter(engine, tmp / engine.FEATURES_FILE) as features:
+            for ina_block, model_block in pairs:
+                features.push(model_block)
+                yield ina_block
+            features.finish()
+
     def _checkpoint_probs(self, engine: _CheckpointEngine, source, sr, n_points: int, tmp: Path) -> np.ndarray:
-        """Probabilities of a trained checkpoint, mapped onto the 20 ms grid (nearest patch)."""
+        """Probabilities of a trained checkpoint, mapped onto the 20 ms grid (nearest patch), from
+        the features pass 1 wrote (``_pass1_blocks``)."""
         cfg = engine.config
-        feats = _stream_features(engine.frontend, cfg, self._blocks(source, sr, cfg.sample_rate), tmp)
+        path = tmp / engine.FEATURES_FILE
+        if path.stat().st_size == 0:
+            where = source if isinstance(source, (str, os.PathLike)) else None
+            raise AudioTooShortError(where, f"shorter than one {cfg.n_fft}-sample analysis frame of the model")
+        feats = np.asarray(np.memmap(path, dtype=np.float32, mode="r").reshape(-1, cfg.n_features)).T
         if engine.normalizer is not None and engine.normalizer.fitted:
             mean, scale = engine.normalizer.mean, engine.normalizer.scale
         else:
@@ -395,30 +444,6 @@ class Segmenter:
                 logits = engine.model(torch.from_numpy(batch.astype(np.float32)))
                 patch_probs[i: i + len(idx)] = torch.softmax(logits, dim=-1).numpy()
         return patch_probs[nearest]
-
-
-def _tune_malloc_for_streaming() -> None:
-    """Two glibc malloc settings for a process that streams hours of audio in small pieces.
-
-    * Blocks of 4 MiB and more always come from mmap. The default threshold rises to 32 MiB as
-      large blocks are freed, after which large feature maps come from the heap and fragment it:
-      resident memory then grows with the file's duration (2.5 GiB on a 3-hour file).
-    * Up to 32 MiB of free memory at the top of a heap is kept rather than handed back (the
-      default is 128 KiB once the mmap threshold is fixed). Each 10 s piece's temporaries were
-      otherwise returned and faulted in again: about 100,000 page faults and 0.3 s of system
-      time per 10 minutes of audio, a quarter of the segmenter's time.
-
-    Process-wide and harmless elsewhere; a no-op off glibc.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 4 * 1024 * 1024)
-        libc.mallopt(m_trim_threshold, 32 * 1024 * 1024)
-    except (OSError, AttributeError):
-        pass
 
 
 def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
@@ -466,70 +491,46 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
             close()
 
 
-@contextmanager
-def _prompt_thread_switches(interval: float = 2e-4) -> Iterator[None]:
-    """Let a thread waiting for the GIL get it within ``interval`` seconds (Python's own
-    default is 5 ms), for the duration of the block.
+class _FeatureWriter:
+    """A checkpoint engine's features of a signal pushed in blocks, appended to ``path`` as float32
+    ``[frames, n_features]`` rows as soon as their frames are complete: equal to one pass of the
+    config's front-end over the whole signal, centred framing included. A context manager (the
+    file is closed on exit); ``finish()`` after the last block."""
 
-    The decoder (PyAV) holds the GIL while the network's workers run; each worker needs it for
-    a moment between two operations, and at the default interval that moment can cost it 5 ms.
-    """
-    import sys
+    def __init__(self, engine: _CheckpointEngine, path: Path) -> None:
+        cfg = engine.config
+        self.frontend, self.fh = engine.frontend, open(path, "wb")  # closed by __exit__
+        self.hop, self.n_fft, self.center = cfg.hop_length, cfg.n_fft, cfg.center
+        self.half = cfg.n_fft // 2 if cfg.center else 0
+        self.stream = _FrameStream(win=cfg.n_fft, hop=cfg.hop_length)
+        self.pad = self.half  # zeros still to put before the first sample
+        self.n_samples = self.n_frames = 0
 
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
+    def __enter__(self) -> _FeatureWriter:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
 
-@contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    def push(self, block: np.ndarray) -> None:
+        """Add the next samples (at the config's rate)."""
+        self.n_samples += len(block)
+        if self.pad:
+            block = np.concatenate([np.zeros(self.pad, dtype=np.float32), block])
+            self.pad = 0
+        self._write(*self.stream.push(block))
 
-
-def _stream_features(frontend, cfg: FeatureConfig, blocks: Iterable[np.ndarray], tmp: Path) -> np.ndarray:
-    """Features ``[n_features, frames]`` of a streamed signal, equal to one pass over the whole
-    signal with the config's framing, written to a memory-mapped file."""
-    if cfg.kind == "ina_bands":
-        raise ConfigError("checkpoint engines on INA bands are not supported; use engine='sm'/'smn'")
-    uncentred = FeatureConfig.from_dict({**cfg.to_dict(), "center": False})
-    front = build_frontend(uncentred)
-    half = cfg.n_fft // 2 if cfg.center else 0
-    stream = _FrameStream(win=cfg.n_fft, hop=cfg.hop_length)
-    path = tmp / "model-features.f32"
-    n_total = 0
-    total_samples = 0
-    rows = cfg.n_features
-    with open(path, "wb") as fh, torch.inference_mode():
-        def emit(samples: np.ndarray, n: int) -> None:
-            nonlocal n_total
-            if n:
-                out = front(torch.from_numpy(np.ascontiguousarray(samples)))[:, :n]
-                fh.write(np.ascontiguousarray(out.T.numpy(), dtype=np.float32).tobytes())
-                n_total += n
-
-        first = True
-        for block in blocks:
-            total_samples += len(block)
-            if first and half:
-                block = np.concatenate([np.zeros(half, dtype=np.float32), block])
-            first = False
-            emit(*stream.push(block))
-        if total_samples == 0:
-            raise AudioTooShortError(None, "no audio samples")
-        if cfg.center:
+    def finish(self) -> None:
+        """After the last block: the centred framing's last frames, over zeros past the end."""
+        if self.center and self.n_samples:
             # librosa's centred framing: 1 + n // hop frames over the zero-padded signal.
-            want = 1 + total_samples // cfg.hop_length
-            tail = np.zeros(half + cfg.n_fft, dtype=np.float32)
-            samples, n = stream.push(tail)
-            emit(samples, max(0, min(n, want - n_total)))
-    feats = np.memmap(path, dtype=np.float32, mode="r", shape=(n_total, rows))
-    return np.asarray(feats).T
+            want = 1 + self.n_samples // self.hop
+            samples, n = self.stream.push(np.zeros(self.half + self.n_fft, dtype=np.float32))
+            self._write(samples, max(0, min(n, want - self.n_frames)))
 
+    def _write(self, samples: np.ndarray, n: int) -> None:
+        if n:
+            with torch.inference_mode():
+                out = self.frontend(torch.from_numpy(np.ascontiguousarray(samples)))[:, :n]
+            self.fh.write(np.ascontiguousarray(out.T.numpy(), dtype=np.float32).tobytes())
+            self.n_frames += n

@@ -70,18 +70,20 @@ def seed_everything(seed: int) -> None:
 
 @contextlib.contextmanager
 def training_context(config: TrainConfig) -> Iterator[None]:
-    """Deterministic kernels and the configured thread count, restored afterwards."""
+    """Deterministic kernels and the configured thread count (for the calling thread only),
+    restored afterwards."""
+    from speechmusic.runtime import thread_local_torch_threads
+
     old_det = torch.are_deterministic_algorithms_enabled()
-    old_threads = torch.get_num_threads()
+    threads = (thread_local_torch_threads(config.num_threads) if config.num_threads
+               else contextlib.nullcontext())
     try:
         if config.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
-        yield
+        with threads:
+            yield
     finally:
         torch.use_deterministic_algorithms(old_det)
-        torch.set_num_threads(old_threads)
 
 
 def _device(model: nn.Module) -> torch.device:

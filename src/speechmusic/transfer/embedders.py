@@ -235,7 +235,8 @@ class CheckpointEmbedder(Embedder):
     def _fast(self, padded: np.ndarray, n: int) -> np.ndarray:
         from speechmusic.segment.sliding import patch_logits
 
-        emb, _ = patch_logits(self._view, torch.from_numpy(padded), mode="fast")
+        # Embeddings are not class scores: the shared evaluation alone, no margin-driven recompute.
+        emb, _ = patch_logits(self._view, torch.from_numpy(padded), mode="fast", fast_margin=0.0)
         return emb[:n].numpy().astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
