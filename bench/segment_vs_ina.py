@@ -5,9 +5,14 @@
 Creates the original's side environment if it is missing (``tools/golden/README.md`` explains it:
 TensorFlow CPU, tf-keras, inaSpeechSegmenter 0.6.8 from PyPI, ffmpeg), then segments the
 librosa-data recordings (../shared/data) and a 10-minute concatenation of them with both, for the
-'sm' and 'smn' engines and for 'smn' with gender. Reports, per configuration: the share of 20 ms
-frames with the same label, and throughput (seconds of audio per wall second, models loaded,
-decoding included, best of ``--repeats``) of each and their ratio.
+'sm' and 'smn' engines and for 'smn' with gender, in our fast (default) and exact modes.
+
+Both sides are timed the same way: each in its own process with its models loaded and warmed on
+one file first, one call per file, decoding included; the rounds are interleaved (original, ours,
+original, ours, ...) and each file keeps its best of ``--repeats`` rounds. Reports, per
+configuration: the share of 20 ms frames with the same label as the original, the throughput
+(seconds of audio per wall second) of each and their ratio; then the whole-process time of each
+command line on all the files (start-up, imports and model loading included).
 """
 
 from __future__ import annotations
@@ -36,20 +41,41 @@ DRIVER = textwrap.dedent('''
     numpy.int = int
     _vstack = numpy.vstack
     numpy.vstack = lambda arrays, *a, **k: _vstack(list(arrays), *a, **k)
+    if sys.argv[1] == "--cli":  # the original's own command line, as its users run it
+        import runpy
+        script = sys.argv[2]
+        sys.argv = [script] + sys.argv[3:]
+        runpy.run_path(script, run_name="__main__")
+        sys.exit(0)
     from inaSpeechSegmenter import Segmenter
-    files, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
+    files = json.loads(sys.argv[1])
     out = {}
     for key, engine, gender in [("sm", "sm", False), ("smn", "smn", False), ("smn+gender", "smn", True)]:
         seg = Segmenter(vad_engine=engine, detect_gender=gender)
         seg(files[0])  # warm-up
         res = {}
         for f in files:
-            best = None
-            for _ in range(repeats):
-                t = time.perf_counter(); segs = seg(f); dt = time.perf_counter() - t
-                best = dt if best is None else min(best, dt)
-            res[f] = {"segments": [[l, float(a), float(b)] for l, a, b in segs], "seconds": best}
+            t = time.perf_counter(); segs = seg(f); dt = time.perf_counter() - t
+            res[f] = {"segments": [[l, float(a), float(b)] for l, a, b in segs], "seconds": dt}
         out[key] = res
+    print(json.dumps(out))
+''')
+
+
+# Ours, timed the same way: its own process, models loaded and warmed, one call per file.
+OURS = textwrap.dedent('''
+    import json, sys, time
+    from speechmusic.segment import Segmenter
+    files = json.loads(sys.argv[1])
+    out = {}
+    for key, engine, gender, mode in json.loads(sys.argv[2]):
+        seg = Segmenter(engine, gender=gender, mode=mode)
+        seg(files[0])  # warm-up
+        res = {}
+        for f in files:
+            t = time.perf_counter(); segs = seg(f); dt = time.perf_counter() - t
+            res[f] = {"segments": [[s.label, s.start, s.stop] for s in segs], "seconds": dt}
+        out[key + "/" + mode] = res
     print(json.dumps(out))
 ''')
 
@@ -82,7 +108,6 @@ def main() -> None:
     if not AUDIO.exists():
         sys.exit(f"no shared data at {AUDIO}")
     from speechmusic.audio import load_audio
-    from speechmusic.segment import Segmenter
 
     with tempfile.TemporaryDirectory() as tmp:
         files = sorted(str(p) for p in AUDIO.glob("*.ogg"))
@@ -94,45 +119,79 @@ def main() -> None:
 
         python = ensure_ina_env(args.ina_venv)
         env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
-        print("running inaSpeechSegmenter 0.6.8...", flush=True)
-        proc = subprocess.run([str(python), "-c", DRIVER, json.dumps(files), str(args.repeats)],
-                              capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            sys.exit(f"the original failed:\n{proc.stderr[-3000:]}")
-        original = json.loads(proc.stdout.strip().splitlines()[-1])
+        ours_configs = [[key, engine, gender, mode] for mode in ("fast", "exact")
+                        for key, engine, gender in CONFIGS]
+        original: dict = {}
+        ours: dict = {}
+        for r in range(args.repeats):  # interleaved rounds, best per file on each side
+            print(f"round {r + 1}/{args.repeats}: inaSpeechSegmenter 0.6.8...", flush=True)
+            keep_best(original, run_json([str(python), "-c", DRIVER, json.dumps(files)], env))
+            print(f"round {r + 1}/{args.repeats}: speechmusic...", flush=True)
+            keep_best(ours, run_json([sys.executable, "-c", OURS, json.dumps(files),
+                                      json.dumps(ours_configs)], dict(os.environ)))
 
-        print("running speechmusic...", flush=True)
-        ours: dict[str, dict] = {}
+        print("whole-process command lines...", flush=True)
+        cli = {}
+        script = args.ina_venv / "bin" / "ina_speech_segmenter.py"
         for key, engine, gender in CONFIGS:
-            seg = Segmenter(engine, gender=gender)
-            seg(files[0])
-            ours[key] = {}
-            for f in files:
-                best, segs = None, None
-                for _ in range(args.repeats):
-                    t = time.perf_counter()
-                    segs = seg(f)
-                    dt = time.perf_counter() - t
-                    best = dt if best is None else min(best, dt)
-                ours[key][f] = {"segments": [[s.label, s.start, s.stop] for s in segs], "seconds": best}
+            with tempfile.TemporaryDirectory() as out_ref, tempfile.TemporaryDirectory() as out_ours:
+                cli[key] = (
+                    wall([str(python), "-c", DRIVER, "--cli", str(script), "-i", *files, "-o", out_ref,
+                          "-d", engine, "-g", "true" if gender else "false"], env),
+                    wall([str(Path(sys.executable).parent / "speechmusic"), "segment", *files, "-o", out_ours,
+                          "--engine", engine, *(["--gender"] if gender else [])], dict(os.environ)))
 
-    print(f"\n{len(files) - 1} librosa-data files ({sum(list(durations.values())[:-1]) / 60:.1f} min) "
-          f"and their 10-minute concatenation; best of {args.repeats}")
-    header = f"{'engine':12s} {'input':22s} {'agreement':>10s} {'original x rt':>14s} {'ours x rt':>10s} {'speed-up':>9s}"
+    total_min = sum(list(durations.values())[:-1]) / 60
+    print(f"\n{len(files) - 1} librosa-data files ({total_min:.1f} min) and their 10-minute concatenation; "
+          f"models loaded and warmed, best of {args.repeats} interleaved rounds")
+    header = (f"{'engine':11s} {'mode':5s} {'input':21s} {'agreement':>10s} {'original x rt':>14s} "
+              f"{'ours x rt':>10s} {'speed-up':>9s}")
     print(header + "\n" + "-" * len(header))
-    for key, _, _ in CONFIGS:
-        for subset, chosen in (("librosa-data files", files[:-1]), ("10-min concatenation", files[-1:])):
-            same = total = t_ref = t_ours = dur = 0.0
-            for f in chosen:
-                ref, got = original[key][f], ours[key][f]
-                n = int(round(max(ref["segments"][-1][2], got["segments"][-1][2]) / 0.02))
-                same += float((frame_labels(ref["segments"], n) == frame_labels(got["segments"], n)).sum())
-                total += n
-                t_ref += ref["seconds"]
-                t_ours += got["seconds"]
-                dur += durations[f]
-            print(f"{key:12s} {subset:22s} {same / total:10.4f} {dur / t_ref:14.1f} {dur / t_ours:10.1f} "
-                  f"{t_ref / t_ours:8.1f}x")
+    for mode in ("fast", "exact"):
+        for key, _, _ in CONFIGS:
+            for subset, chosen in (("librosa-data files", files[:-1]), ("10-min concatenation", files[-1:])):
+                same = total = t_ref = t_ours = dur = 0.0
+                for f in chosen:
+                    ref, got = original[key][f], ours[f"{key}/{mode}"][f]
+                    n = int(round(max(ref["segments"][-1][2], got["segments"][-1][2]) / 0.02))
+                    same += float((frame_labels(ref["segments"], n) == frame_labels(got["segments"], n)).sum())
+                    total += n
+                    t_ref += ref["seconds"]
+                    t_ours += got["seconds"]
+                    dur += durations[f]
+                print(f"{key:11s} {mode:5s} {subset:21s} {same / total:10.4f} {dur / t_ref:14.1f} "
+                      f"{dur / t_ours:10.1f} {t_ref / t_ours:8.1f}x")
+    audio_s = sum(durations.values())
+    print(f"\nwhole process, all {len(files)} inputs ({audio_s / 60:.1f} min): the original's "
+          "ina_speech_segmenter.py against `speechmusic segment` (start-up, imports, model loading included)")
+    header = f"{'engine':11s} {'original s':>11s} {'ours s':>8s} {'original x rt':>14s} {'ours x rt':>10s} {'speed-up':>9s}"
+    print(header + "\n" + "-" * len(header))
+    for key, (t_ref, t_ours) in cli.items():
+        print(f"{key:11s} {t_ref:11.1f} {t_ours:8.1f} {audio_s / t_ref:14.1f} {audio_s / t_ours:10.1f} "
+              f"{t_ref / t_ours:8.1f}x")
+
+
+def run_json(cmd: list[str], env: dict) -> dict:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def keep_best(acc: dict, new: dict) -> None:
+    """Per configuration and file, the run with the shortest time so far."""
+    for key, files in new.items():
+        for f, res in files.items():
+            if f not in acc.setdefault(key, {}) or res["seconds"] < acc[key][f]["seconds"]:
+                acc[key][f] = res
+
+
+def wall(cmd: list[str], env: dict) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:3])} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ speech regions), computed in streamed passes so memory stays bounded whatever th
    may be active starts on the worker pool as soon as its frames exist, during pass 1;
 3. activity detection over the whole file's log energies, then the chunks it needs that were
    not started;
-4. Viterbi smoothing, segments, mean probability per segment.
+4. Viterbi smoothing, segments, mean probability per segment. In fast mode, every smoothed run
+   whose evidence is close is first recomputed with exact per-patch probabilities and smoothed
+   again, so that the labels are those of the exact path.
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ from speechmusic.features.ina import InaBands
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
 from speechmusic.segment.chunked import PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
-from speechmusic.segment.sliding import FAST_MARGIN, PATCH_FRAMES, PatchGrid, patch_logits
+from speechmusic.segment.sliding import (
+    FAST_MARGIN,
+    PATCH_FRAMES,
+    PROBE_EVERY,
+    PROBE_TOLERANCE,
+    PatchGrid,
+    exact_patch_probs,
+    finite_patches,
+    patch_logits,
+)
 from speechmusic.segment.viterbi import (
     energy_activity,
     fill_short_gaps,
@@ -52,6 +63,11 @@ GRID_SECONDS = 0.02
 INA_RATE = 16000
 ENGINES = ("sm", "smn")
 _VITERBI_ARG = {"sm": 150.0, "smn": 80.0, "gender": 80.0}
+# Fast mode: a smoothed run whose mean log ratio of its label's probability to the best other
+# one is below this is recomputed exactly (with VERIFY_PAD points on each side), per network;
+# measured with bench/segment_fast_exact.py (the gender network needs the wider check).
+VERIFY_LOG_RATIO = {"sm": 2.0, "smn": 2.0, "gender": 4.0}
+VERIFY_PAD = 25
 # 10 s of 10 ms frames per front-end call: its working set (frames, float64 spectrum) stays in
 # cache and below the allocator's mmap threshold (a minute per call was 4x slower, page faults).
 _CHUNK_FRAMES = 1000
@@ -178,9 +194,12 @@ class Segmenter:
             patch whose decision is close recomputed on its own; the exact path's labels) or
             ``"exact"`` (one network pass per patch, as the original); see
             :mod:`speechmusic.segment.sliding`.
-        fast_margin: in fast mode, patches whose class margin (top probability minus the next)
-            is below this are recomputed exactly; the default was measured to give the exact
-            path's labels on real recordings. 0 gives the shared approximation alone.
+        fast_margin, fast_probe_every: in fast mode, the patches recomputed exactly: those whose
+            class margin (top probability minus the next) is below ``fast_margin``, every
+            ``fast_probe_every``-th patch, and the neighbours of a probe that moved (see
+            :func:`speechmusic.segment.sliding.patch_logits`). The defaults were measured to give
+            the exact path's labels on real recordings (``bench/segment_fast_exact.py``);
+            ``fast_margin=0`` gives the shared approximation alone, 1 the exact path.
         block_seconds: decoding block length; results do not depend on it. Short blocks let the
             network start on the first minutes while the rest is still being decoded.
         energy_ratio: the activity detector's threshold below the mean log energy.
@@ -202,12 +221,16 @@ class Segmenter:
     def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
                  block_seconds: float = 10.0, energy_ratio: float = 0.03,
                  decoder: str = "auto", threads: int | None = None,
-                 min_duration_off: float = 0.0, fast_margin: float = FAST_MARGIN) -> None:
+                 min_duration_off: float = 0.0, fast_margin: float = FAST_MARGIN,
+                 fast_probe_every: int = PROBE_EVERY) -> None:
         if mode not in ("fast", "exact"):
             raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
         if not 0.0 <= fast_margin <= 1.0:
             raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
         self.fast_margin = float(fast_margin)
+        if not (isinstance(fast_probe_every, int) and fast_probe_every >= 0):
+            raise ConfigError(f"fast_probe_every must be an integer >= 0, got {fast_probe_every!r}")
+        self.fast_probe_every = fast_probe_every
         if not min_duration_off >= 0:
             raise ConfigError(f"min_duration_off must be >= 0 seconds, got {min_duration_off}")
         self.min_duration_off = float(min_duration_off)
@@ -248,7 +271,8 @@ class Segmenter:
 
     def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
         return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
-                           pool=pool, mode=engine.mode, fast_margin=self.fast_margin)
+                           pool=pool, mode=engine.mode, fast_margin=self.fast_margin,
+                           probe_every=self.fast_probe_every)
 
     # ------------------------------------------------------------------ pass 1: features
     def _blocks(self, source, sr: int | None, rate: int, *, ina: bool = False) -> Iterator[np.ndarray]:
@@ -315,15 +339,17 @@ class Segmenter:
             active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
         n_points = len(active)
         engine = self.engine
+        trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
         if isinstance(engine, _InaEngine):
             # Like the original, only active regions are classified.
             probs = self._ina_probs(engine, bands, active, chunks)
+            self._verify_close_runs(engine, bands, probs, [(a, b) for on, a, b in runs(active) if on],
+                                    trans, pool)
         else:
             probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
 
         segments: list[Segment] = []
         point_labels = np.full(n_points, -1, dtype=np.int64)
-        trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
         for flag, a, b in runs(active):
             if not flag:
                 segments.append(Segment(SILENCE, a * GRID_SECONDS, b * GRID_SECONDS))
@@ -342,6 +368,9 @@ class Segmenter:
                       else np.zeros(n_points, dtype=bool))
             gender_probs = self._ina_probs(g, bands, speech, self._chunks_of(g, pool))
             gtrans = switch_penalty_transition(g.viterbi_arg, len(g.labels))
+            self._verify_close_runs(g, bands, gender_probs,
+                                    [(round(seg.start / GRID_SECONDS), round(seg.stop / GRID_SECONDS))
+                                     for seg in segments if seg.label == "speech"], gtrans, pool)
             split: list[Segment] = []
             for seg in segments:
                 if seg.label != "speech":
@@ -373,6 +402,59 @@ class Segmenter:
         done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
         probs[done] = chunks.probs(bands, grid.patch_of_point[done])
         return probs
+
+    def _verify_close_runs(self, engine: _InaEngine, bands: np.ndarray, probs: np.ndarray,
+                           regions: list[tuple[int, int]], trans: np.ndarray, pool) -> None:
+        """Fast mode: make the smoothed decisions those of exact probabilities.
+
+        Within each region (points ``[a, b)``) the smoothed path is computed, and every run of it
+        is checked two ways: a few of its patches (one a second, at least three) are recomputed
+        exactly as probes, and its evidence is weighed (mean log ratio of its label's
+        probability to the best other one). A run whose evidence is close
+        (``VERIFY_LOG_RATIO``), or where a probe moved by more than ``PROBE_TOLERANCE``, is a
+        decision the shared approximation could have turned: all its patches (and its
+        neighbours', within ``VERIFY_PAD`` points) are recomputed exactly, in place in
+        ``probs``, and the region smoothed again, until no run is left to recompute.
+        """
+        if engine.mode != "fast" or self.fast_margin <= 0:
+            return
+        grid = PatchGrid(bands.shape[0])
+        if grid.n_patches == 0:
+            return
+        exact_done = np.zeros(grid.n_patches, dtype=bool)
+        moved = np.zeros(grid.n_patches, dtype=bool)
+        finite = finite_patches(bands[:, : engine.bands])
+
+        def recompute(patches: np.ndarray, a: int, b: int) -> None:
+            patches = np.unique(patches)
+            patches = patches[~exact_done[patches] & finite[patches]]
+            if not len(patches):
+                return
+            exact_done[patches] = True
+            fresh = exact_patch_probs(engine.model, bands, patches, n_bands=engine.bands, pool=pool)
+            of_point = grid.patch_of_point[a:b]
+            where = np.minimum(np.searchsorted(patches, of_point), len(patches) - 1)
+            hit = patches[where] == of_point
+            first = np.flatnonzero(hit)[np.unique(where[hit], return_index=True)[1]]
+            moved[patches] = np.abs(probs[a + first] - fresh).max(axis=1) > PROBE_TOLERANCE
+            probs[a:b][hit] = fresh[where[hit]]
+
+        for a, b in regions:
+            while b > a:
+                spans = runs(viterbi(np.log(probs[a:b]), trans))
+                probes = [np.linspace(c, d - 1, max(3, (d - c) // 50)).round().astype(int) for _, c, d in spans]
+                recompute(grid.patch_of_point[a + np.concatenate(probes)], a, b)
+                want = np.zeros(b - a, dtype=bool)
+                for cls, c, d in spans:
+                    logp = np.log(np.clip(probs[a + c: a + d], 1e-30, None))
+                    others = np.delete(logp, cls, axis=1).max(axis=1)
+                    if (float((logp[:, cls] - others).mean()) < VERIFY_LOG_RATIO[engine.name]
+                            or bool(moved[grid.patch_of_point[a + c: a + d]].any())):
+                        want[max(0, c - VERIFY_PAD): d + VERIFY_PAD] = True
+                todo = grid.patch_of_point[a:b][want]
+                if not len(todo) or bool((exact_done | ~finite)[todo].all()):
+                    break
+                recompute(todo, a, b)
 
     def _short_file_probs(self, engine: _InaEngine, bands, grid: PatchGrid, probs: np.ndarray) -> np.ndarray:
         # Fewer than 68 frames: the original pads the bands with their minimum up to one patch.

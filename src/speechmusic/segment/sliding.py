@@ -16,11 +16,12 @@ differ from per-patch evaluation:
   over the matrix shifted to its anchor, so every pooling window is exactly the patch's;
 * normalisation: each frame is normalised by the statistics of the patch centred on it, instead of
   by those of every patch it belongs to (and a patch's 'same' padding at its own edges is replaced
-  by the real neighbouring frames). Past the first ReLU this is an approximation, so the fast path
-  then recomputes exactly every patch whose class margin is small (``fast_margin``): where the
-  decision is clear the approximation cannot change it, and where it is close the exact numbers
-  are used. Its labels equal the exact path's on real recordings
-  (``bench/segment_fast_exact.py``, ``tests/segment/test_fast_equals_exact.py``).
+  by the real neighbouring frames). Past the first ReLU this is an approximation, and not a
+  close one: on real recordings it changes 1-2 % of the patches' decisions, some of them
+  confidently. So the fast path then recomputes exactly every patch whose class margin is small
+  (``fast_margin``), and the segmenter recomputes every smoothed run whose evidence is close
+  (:meth:`speechmusic.segment.Segmenter` fast mode), so that its labels are the exact path's on
+  real recordings (``bench/segment_fast_exact.py``, ``tests/segment/test_fast_equals_exact.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from torch import nn
 
 from speechmusic.errors import ConfigError
 
-__all__ = ["CompiledIna", "FAST_MARGIN", "PatchGrid", "compiled_ina", "patch_count", "patch_logits", "standardize"]
+__all__ = ["CompiledIna", "FAST_MARGIN", "PROBE_EVERY", "PatchGrid", "compiled_ina", "exact_patch_probs",
+           "finite_patches", "patch_count", "patch_logits", "standardize"]
 
 PATCH_FRAMES = 68
 PATCH_STEP = 2
@@ -295,6 +297,13 @@ def _keras_same_pads(n: int, k: int) -> tuple[int, int]:
 #: the labels after smoothing equal the exact path's.
 FAST_MARGIN = 0.5
 
+#: Optionally, the fast path also recomputes every this many patches exactly, and the
+#: neighbourhood of each such probe whose probabilities moved by more than ``PROBE_TOLERANCE``.
+#: Off by default: with the segmenter's check of close smoothed runs, probes every 8 patches
+#: (12.5 % more exact work) changed no label on real-mix (bench/segment_fast_exact.py --probes).
+PROBE_EVERY = 0
+PROBE_TOLERANCE = 0.2
+
 # Compiled evaluators live as long as their model; a compiled copy is rebuilt when any of the
 # model's parameters or buffers is replaced or changed in place (tensor version counters).
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -325,15 +334,17 @@ def _class_margin(logits: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
-                 fast_margin: float = FAST_MARGIN, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+                 fast_margin: float = FAST_MARGIN, probe_every: int = PROBE_EVERY,
+                 batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits of every patch (68 frames, every 2 frames) of ``feats`` ``[bands, frames]``.
 
     ``mode="exact"`` evaluates every patch on its own, normalised by its own statistics, as the
     original. ``mode="fast"`` evaluates the whole matrix with shared convolutions (frames
-    normalised by the statistics of the patch centred on them), then recomputes exactly every
-    patch whose class margin is below ``fast_margin``: the only patches whose decision the
-    approximation could change. ``fast_margin=0`` gives the shared evaluation alone (for
-    embeddings, whose outputs are not class scores); ``1`` recomputes every patch.
+    normalised by the statistics of the patch centred on them), then recomputes exactly the
+    patches whose decision the approximation may have changed (:func:`_refine`): those whose
+    class margin is below ``fast_margin``, every ``probe_every``-th patch, and the neighbours of
+    probes that moved. ``fast_margin=0`` gives the shared evaluation alone (for embeddings, whose
+    outputs are not class scores); ``1`` recomputes every patch.
 
     Returns ``(logits [n_patches, n_classes], finite [n_patches])``; ``finite`` is False for a
     patch holding a non-finite value (digital silence), whose logits are meaningless (the original
@@ -343,6 +354,8 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
         raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
     if not 0.0 <= fast_margin <= 1.0:
         raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
+    if probe_every < 0:
+        raise ConfigError(f"probe_every must be >= 0, got {probe_every}")
     bands, n_frames = feats.shape
     grid = PatchGrid(n_frames)
     if grid.n_patches == 0:
@@ -353,15 +366,43 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
     finite = F.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES, PATCH_STEP)[0, 0] == 0
     model.eval()
     net = compiled_ina(model, bands=bands)
-    if mode == "exact":
+    if mode == "exact" or fast_margin >= 1.0:
         return _exact_logits(net, feats, ok, torch.arange(grid.n_patches), batch_size), finite
 
     logits = _shared_logits(net, feats, ok, grid.n_patches)
     if fast_margin > 0:
-        close = ((_class_margin(logits) < fast_margin) & finite).nonzero()[:, 0]
-        if len(close):
-            logits[close] = _exact_logits(net, feats, ok, close, batch_size)
+        _refine(logits, finite, lambda which: _exact_logits(net, feats, ok, which, batch_size),
+                margin=fast_margin, every=probe_every, tolerance=PROBE_TOLERANCE)
     return logits, finite
+
+
+def _refine(logits: torch.Tensor, finite: torch.Tensor, exact, *, margin: float, every: int,
+            tolerance: float) -> None:
+    """Replace, in place, the shared logits ``[n, classes]`` by exact ones (``exact(indices)``)
+    wherever the approximation may decide differently:
+
+    * every patch whose class margin is below ``margin`` (a close decision);
+    * every ``every``-th patch (a probe), and, around each probe whose probabilities differ from
+      the exact ones by more than ``tolerance``, the neighbouring patches, spreading for as long
+      as recomputed patches keep differing: the approximation is locally unreliable there (a
+      run of confident but wrong decisions can outvote the smoothing). ``every=0``: no probes.
+    """
+    n = len(logits)
+    done = torch.zeros(n, dtype=torch.bool)
+    todo = (_class_margin(logits) < margin) & finite
+    if every:
+        todo[::every] |= finite[::every]
+    while bool(todo.any()):
+        which = todo.nonzero()[:, 0]
+        fresh = exact(which)
+        drift = (torch.softmax(fresh, -1) - torch.softmax(logits[which], -1)).abs().amax(-1) > tolerance
+        logits[which] = fresh
+        done |= todo
+        todo = torch.zeros(n, dtype=torch.bool)
+        if every:
+            for p in which[drift].tolist():
+                todo[max(0, p - every + 1): p + every] = True
+            todo &= finite & ~done
 
 
 def _shared_logits(net: CompiledIna, feats: torch.Tensor, ok: torch.Tensor, n_patches: int) -> torch.Tensor:
@@ -398,3 +439,33 @@ def _exact_logits(net: CompiledIna, feats: torch.Tensor, ok: torch.Tensor, which
     out = [net.patches(standardize(patches[which[i: i + batch_size]]))
            for i in range(0, len(which), batch_size)]
     return torch.cat(out) if out else torch.empty(0, net.n_classes)
+
+
+def finite_patches(bands: np.ndarray) -> np.ndarray:
+    """Whether each patch of ``bands`` ``[frames, n]`` holds only finite values ``[n_patches]``."""
+    bad = ~np.isfinite(np.asarray(bands)).all(axis=1)
+    n = patch_count(len(bad))
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    csum = np.concatenate([[0], np.cumsum(bad)])
+    starts = np.arange(n) * PATCH_STEP
+    return csum[starts + PATCH_FRAMES] - csum[starts] == 0
+
+
+def exact_patch_probs(model: nn.Module, bands: np.ndarray, patches: np.ndarray, *, n_bands: int,
+                      pool=None, batch_size: int = 256) -> np.ndarray:
+    """Exact probabilities ``[len(patches), classes]`` of the given (finite) patches of
+    ``bands`` ``[frames, >= n_bands]``, each normalised by its own statistics; batches run on
+    ``pool`` when given."""
+    net = compiled_ina(model, bands=n_bands)
+    windows = np.lib.stride_tricks.sliding_window_view(bands, (PATCH_FRAMES, bands.shape[1]))
+    windows = windows[::PATCH_STEP, 0]  # [n_patches, 68, all bands], a view
+
+    def run(part: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(windows[part][:, :, :n_bands])).transpose(1, 2)
+        with torch.inference_mode():  # per thread: the pool's workers need their own
+            return torch.softmax(net.patches(standardize(x.float())), dim=-1).numpy()
+
+    parts = [patches[i: i + batch_size] for i in range(0, len(patches), batch_size)]
+    results = list(pool.map(run, parts)) if pool is not None else [run(p) for p in parts]
+    return np.concatenate(results) if results else np.zeros((0, net.n_classes), dtype=np.float32)
