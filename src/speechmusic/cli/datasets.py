@@ -1,18 +1,22 @@
-"""``speechmusic datasets``: list layouts, check a dataset on disk, write its manifest."""
+"""Check a dataset on disk, or write its manifest: the list of clips, labels and groups that
+``speechmusic run`` trains on. ``layouts`` lists the folder layouts this tool reads (each
+dataset's own, or a manifest)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from speechmusic.cli._common import add_output, add_verb
 from speechmusic.data import DatasetSpec, check_dataset, list_layouts, load_dataset
 from speechmusic.training.config import parse_overrides
 
 
 def _spec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("root", help="the dataset's folder (or a manifest file for --layout manifest)")
-    p.add_argument("--layout", required=True, help=f"one of: {', '.join(list_layouts())}")
-    p.add_argument("--name", help="dataset name in the manifest (default: the layout)")
+    p.add_argument("root", metavar="ROOT", help="the dataset's folder (or a manifest file for --layout manifest)")
+    p.add_argument("--layout", required=True,
+                   help=f"how the dataset is organised on disk, one of: {', '.join(list_layouts())}")
+    p.add_argument("--name", help="dataset name in the manifest (default: the layout's name)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="an adapter option, e.g. --option group_by=source (repeatable)")
     p.add_argument("--label-map", action="append", default=[], metavar="FROM=TO",
@@ -21,19 +25,21 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("datasets", help="dataset layouts: check a dataset, write its manifest",
-                       description=__doc__)
-    verbs = p.add_subparsers(dest="datasets_verb", required=True, metavar="ACTION")
-    ls = verbs.add_parser("layouts", help="list the dataset layouts")
+    p = add_verb(sub, "datasets", doc=__doc__,
+                 help="check a dataset on disk, or write the manifest (list of clips and labels) "
+                      "that training reads")
+    verbs = p.add_subparsers(dest="datasets_verb", required=True, metavar="ACTION", title="actions",
+                             help="what to do, one of:")
+    ls = add_verb(verbs, "layouts", help="list the dataset layouts this tool can read")
     ls.set_defaults(run=run)
-    check = verbs.add_parser("check", help="counts, durations, sample rates and unreadable files "
-                                           "(exit status 1 if any file is unreadable)")
+    check = add_verb(verbs, "check", help="count clips, durations and sample rates, and list "
+                                          "unreadable files (exit status 1 if there are any)")
     _spec_args(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(run=run)
-    man = verbs.add_parser("manifest", help="write the dataset's manifest (.csv or .jsonl)")
+    man = add_verb(verbs, "manifest", help="write the dataset's manifest (.csv or .jsonl)")
     _spec_args(man)
-    man.add_argument("-o", "--output", required=True)
+    add_output(man, required=True, help="manifest file to write (.csv or .jsonl)")
     man.set_defaults(run=run)
 
 

@@ -1,4 +1,5 @@
-"""``speechmusic features FILE -o OUT.npy``: compute one input representation of a file."""
+"""Compute one input representation of an audio file (a preset: mel spectrogram, MFCCs, INA's
+bands...) and save it as a NumPy ``.npy`` array of shape features x frames."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from speechmusic.audio import load_audio
+from speechmusic.cli._common import add_output, add_verb
 from speechmusic.features import PRESETS, FeatureConfig, compute_features
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("features", help="compute features ([n_features, frames]) of an audio file")
-    p.add_argument("file")
-    p.add_argument("-o", "--output", required=True, help=".npy file to write")
-    p.add_argument("--preset", default="melspec", choices=sorted(PRESETS))
+    p = add_verb(sub, "features", doc=__doc__,
+                 help="compute one input representation (e.g. a mel spectrogram) of an audio "
+                      "file and save it as a NumPy array")
+    p.add_argument("file", metavar="FILE", help="the audio file")
+    add_output(p, required=True, help=".npy file to write (shape: features x frames)")
+    p.add_argument("--preset", default="melspec", choices=sorted(PRESETS),
+                   help="the representation")
     p.add_argument("--no-normalize", action="store_true", help="skip peak normalisation")
     p.set_defaults(run=run)
 

@@ -1,16 +1,20 @@
-"""``speechmusic info FILE...``: what each audio file holds, or why it cannot be read."""
+"""Print what each audio file holds (sample rate, channels, duration, the library that reads it),
+or why it cannot be read; the exit status is 1 if any cannot."""
 
 from __future__ import annotations
 
 import argparse
 
 from speechmusic.audio import audio_info
+from speechmusic.cli._common import add_verb
 from speechmusic.errors import AudioError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="print sample rate, channels and duration of audio files")
-    p.add_argument("files", nargs="+")
+    p = add_verb(sub, "info", doc=__doc__,
+                 help="print the sample rate, channels and duration of audio files, or why "
+                      "they cannot be read")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio file")
     p.set_defaults(run=run)
 
 

@@ -1,21 +1,30 @@
-"""``speechmusic models list|import-ina|info``: the model registry and INA's published weights."""
+"""The model architectures, INA's published networks (fetched once and converted for this
+tool) and the checkpoints trained here."""
 
 from __future__ import annotations
 
 import argparse
+import re
+
+from speechmusic.cli._common import add_verb, clean_doc
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list architectures, import INA's published weights")
-    verbs = p.add_subparsers(dest="models_verb", required=True, metavar="ACTION")
-    verbs.add_parser("list", help="the registered architectures").set_defaults(run=_list)
-    imp = verbs.add_parser("import-ina", help="fetch inaSpeechSegmenter 0.6.8's wheel (pip), "
-                                              "verify it and convert its three networks")
-    imp.add_argument("--wheel", help="a local inaSpeechSegmenter-0.6.8 wheel instead of downloading")
+    p = add_verb(sub, "models", doc=__doc__,
+                 help="list the model architectures, import INA's published networks, "
+                      "describe a checkpoint")
+    verbs = p.add_subparsers(dest="models_verb", required=True, metavar="ACTION", title="actions",
+                             help="what to do, one of:")
+    add_verb(verbs, "list", help="list the model architectures that can be trained"
+             ).set_defaults(run=_list)
+    imp = add_verb(verbs, "import-ina", help="fetch inaSpeechSegmenter 0.6.8's wheel (pip), "
+                                             "verify it and convert its three networks")
+    imp.add_argument("--wheel", metavar="PATH", help="a local inaSpeechSegmenter-0.6.8 wheel instead of downloading")
     imp.add_argument("--force", action="store_true", help="convert again even if cached")
     imp.set_defaults(run=_import_ina)
-    info = verbs.add_parser("info", help="describe a checkpoint file")
-    info.add_argument("checkpoint")
+    info = add_verb(verbs, "info", help="describe a checkpoint file: architecture, inputs, "
+                                        "labels, features")
+    info.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by `speechmusic run`")
     info.set_defaults(run=_info)
 
 
@@ -23,9 +32,20 @@ def _list(args: argparse.Namespace) -> int:
     from speechmusic.models import list_models, model_class
 
     for name in list_models():
-        doc = (model_class(name).__doc__ or "").strip().splitlines()
-        print(f"{name:10s} {doc[0] if doc else ''}")
+        print(f"{name:10s} {_summary(model_class(name))}")
     return 0
+
+
+def _summary(cls: type) -> str:
+    """The first sentence of the class's docstring, as plain text; the first sentence of its
+    module's docstring where the class's only points there."""
+    import sys
+
+    doc = cls.__doc__ or ""
+    if "module docstring" in doc or not doc.strip():
+        doc = getattr(sys.modules.get(cls.__module__), "__doc__", None) or doc
+    text = " ".join(clean_doc(doc).split("\n\n")[0].split())
+    return re.split(r"(?<=\.)\s", text)[0].rstrip(".")
 
 
 def _import_ina(args: argparse.Namespace) -> int:

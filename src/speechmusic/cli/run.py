@@ -1,25 +1,28 @@
-"""``speechmusic run CONFIG``: run (or resume) the experiments of a YAML config into a run directory."""
+"""Train and cross-validate the experiments of a YAML config into a run directory; a rerun
+resumes where it stopped. Prints each experiment's frame-wise and file-wise accuracy."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from speechmusic.cli._common import add_output, add_verb
 from speechmusic.training import expand_experiments, load_config, run_config
 from speechmusic.training.cache import FeatureCache
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the cross-validation experiments of a config (resumable)",
-                       description=__doc__)
-    p.add_argument("config", help="experiment YAML, e.g. experiments/paper.yaml")
-    p.add_argument("-o", "--out", help="run directory (default: runs/<config name>)")
+    p = add_verb(sub, "run", doc=__doc__,
+                 help="train and cross-validate the experiments of a YAML config (a rerun "
+                      "resumes where it stopped)")
+    p.add_argument("config", metavar="CONFIG", help="experiment YAML, e.g. experiments/paper.yaml")
+    add_output(p, help="run directory (default: runs/<config name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value by dotted key, e.g. --set roots.musan=/data/musan "
                         "or --set training.max_epochs=30 (repeatable; values are YAML)")
     p.add_argument("--only", action="append", default=[], metavar="PATTERN",
                    help="run only experiments whose name matches this glob (repeatable)")
-    p.add_argument("--cache-dir", help="feature cache folder (overrides the config's cache_dir)")
+    p.add_argument("--cache-dir", metavar="FOLDER", help="feature cache folder (overrides the config's cache_dir)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.set_defaults(run=run)
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         for e in experiments:
             print(f"{e.name}\t{'+'.join(e.dataset_names)}\t{e.task_name}\t{e.model.name}\t{e.features_name}")
         return 0
-    out = Path(args.out) if args.out else Path("runs") / config.name
+    out = Path(args.output) if args.output else Path("runs") / config.name
     cache = FeatureCache(args.cache_dir) if args.cache_dir else None
     result = run_config(config, out, only=args.only or None, cache=cache)
     print(f"{'experiment':<48}{'folds':>6}{'frame acc':>18}{'file acc':>18}")

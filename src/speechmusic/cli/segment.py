@@ -1,7 +1,20 @@
-"""``speechmusic segment INPUT... -o OUTDIR``: segment recordings into speech / music / noise.
+"""Segment recordings into speech, music, noise and silence ('noEnergy'), as inaSpeechSegmenter.
 
-Inputs are files, directories (searched recursively for audio), glob patterns, or text files
-listing one path per line (``@list.txt`` or any ``.txt``/``.lst`` file).
+Inputs are audio files, folders (searched recursively for audio files), glob patterns (quoted, as
+``"recordings/*"``: the audio files they match, folders searched as above), or ``@LIST``: a text
+file listing one input per line (blank lines and lines starting with ``#`` skipped). Audio files
+are those with the extensions of ``speechmusic.audio.AUDIO_EXTENSIONS`` (listed at the end of
+``speechmusic segment --help``); a file named on its own is tried whatever its extension. URLs
+are not read: download the file first.
+
+Output formats (``--format``): ``csv`` (``label,start,stop,probability``), ``ina`` (the
+``labels<TAB>start<TAB>stop`` csv of inaSpeechSegmenter's ``ina_speech_segmenter.py``, byte for
+byte), ``textgrid`` (Praat), ``audacity`` (label track), ``rttm`` and ``json``.
+
+Post-processing: ``--min-duration-off`` bridges short pauses ('noEnergy' shorter than it is
+classified with its surroundings); ``--min-duration-on`` removes short segments (speech, music or
+noise shorter than it takes the label of its longer neighbour and merges with it), as pyannote's
+options of the same names. Both default to 0: the original's output.
 
 Naming: one output per input, ``NAME.ext`` (and ``NAME.frames.csv`` with ``--frame-probs``). NAME
 is the input's stem where no other input of the batch has that stem; otherwise the shortest end
@@ -28,7 +41,9 @@ import argparse
 import glob
 import hashlib
 import json
+import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -43,59 +58,110 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from speechmusic.audio import AUDIO_EXTENSIONS, DECODERS, audio_info
-from speechmusic.errors import ConfigError, SpeechMusicError
-from speechmusic.progress import progress
+from speechmusic.cli._common import add_output, add_verb
+from speechmusic.errors import (
+    AudioDecodeError,
+    ConfigError,
+    EmptyAudioError,
+    SpeechMusicError,
+    UnsupportedAudioError,
+)
+from speechmusic.progress import BatchProgress, format_duration, format_speed
 
 if TYPE_CHECKING:
     from speechmusic.segment import Analysis, Segmenter
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from speechmusic.segment import EXTENSIONS, FORMATS
 
-    p = sub.add_parser("segment", help="segment recordings into speech/music/noise/noEnergy "
-                                       "(and gender)", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", help="files, directories, globs or path lists")
-    p.add_argument("-o", "--output", required=True, help="output directory")
+    p = add_verb(sub, "segment", doc=__doc__,
+                 epilog="Audio extensions: " + " ".join(AUDIO_EXTENSIONS),
+                 help="segment recordings into speech, music, noise and silence (noEnergy), "
+                      "optionally telling female from male speech")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="audio file, folder, quoted glob pattern, or @LIST (a file listing inputs)")
+    add_output(p, required=True, aliases=("--out", "--output_directory"), metavar="OUTDIR",
+               help="folder for the results: one file per input, named after it")
     p.add_argument("--engine", default="smn",
-                   help="'sm', 'smn' (INA's published networks) or a checkpoint path")
-    p.add_argument("--gender", action="store_true", help="split speech into female/male")
+                   help="'smn' (speech/music/noise) or 'sm' (speech/music): INA's published "
+                        "networks; or the path of a checkpoint trained with `speechmusic run`")
+    p.add_argument("--gender", action="store_true", help="split speech into female and male")
     p.add_argument("--format", default="csv", choices=FORMATS,
-                   help="output format (" + ", ".join(f"{k}: {v}" for k, v in EXTENSIONS.items()) + ")")
+                   help="output format: " + ", ".join(f"{k} ({v})" for k, v in EXTENSIONS.items())
+                        + "; 'ina' is inaSpeechSegmenter's own tab-separated csv")
     p.add_argument("--frame-probs", action="store_true",
                    help="also write per-frame (20 ms) probabilities to NAME.frames.csv")
     p.add_argument("--mode", default="fast", choices=("fast", "exact"),
-                   help="'exact' classifies every patch separately, as the original (slower)")
+                   help="'exact': one network pass per patch, as the original; 'fast' shares "
+                        "the work between overlapping patches (measured to give the same labels)")
     p.add_argument("--decoder", default="auto", choices=DECODERS,
                    help="libav: FFmpeg's libraries in-process (PyAV); ffmpeg: the ffmpeg command, "
-                        "as the original; soxr: soundfile + soxr; auto (default): the first available")
-    p.add_argument("--min-duration-off", type=float, default=0.0, metavar="SECONDS",
+                        "as the original; soxr: soundfile + soxr; auto: the first available")
+    p.add_argument("--energy-ratio", type=_positive_float, default=0.03, metavar="RATIO",
+                   help="activity threshold: frames whose energy is below this fraction of the "
+                        "file's average (geometric mean) energy are 'noEnergy' (default: %(default)s, the "
+                        "original's)")
+    p.add_argument("--min-duration-off", type=_non_negative_float, default=0.0, metavar="SECONDS",
                    help="classify pauses shorter than this with their surroundings instead of "
-                        "reporting them as noEnergy (default 0: the original's behaviour)")
-    p.add_argument("--block-seconds", type=float, default=10.0,
+                        "reporting them as noEnergy (default: %(default)s, the original's "
+                        "behaviour)")
+    p.add_argument("--min-duration-on", type=_non_negative_float, default=0.0, metavar="SECONDS",
+                   help="merge speech, music and noise segments shorter than this into their "
+                        "longer neighbour, as pyannote's min_duration_on (default: %(default)s, "
+                        "the original's behaviour)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="worker threads for the networks (default: all cores)")
+    p.add_argument("--block-seconds", type=_positive_float, default=10.0, metavar="SECONDS",
                    help="decoding block length: memory use, and how soon the network starts "
                         "(results do not depend on it)")
-    p.add_argument("--overwrite", action="store_true", help="redo inputs already done with the same settings")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo inputs already done with the same settings")
     p.set_defaults(run=run)
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+#: ``scheme://``: an input that is a URL.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files from paths, directories (recursive), globs and list files, in order, deduplicated."""
+    """The files to segment, in order, deduplicated: a path as it is (a missing or undecodable
+    file is reported when it is processed), the audio files of a folder (recursively) or of a glob
+    pattern, and the inputs listed in ``@LIST`` (each line a path, folder or pattern). A URL is a
+    ConfigError; so is a list file that cannot be read."""
     found: list[Path] = []
     for item in inputs:
-        path = Path(item[1:] if item.startswith("@") else item)
-        if item.startswith("@") or (path.is_file() and path.suffix.lower() in (".txt", ".lst")):
-            if not path.is_file():
-                raise ConfigError(f"{path}: list file not found")
-            lines = [ln.strip() for ln in path.read_text().splitlines()]
-            found += [Path(ln) for ln in lines if ln and not ln.startswith("#")]
-        elif path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-        elif any(ch in item for ch in "*?["):
-            found += sorted(Path(p) for p in glob.glob(item, recursive=True))
+        if item.startswith("@"):
+            found += _expand_one_list(item[1:])
         else:
-            found.append(path)  # a missing file is reported when it is processed
+            found += _expand_one(item)
     seen: set[Path] = set()
     unique = []
     for p in found:
@@ -104,6 +170,49 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _expand_one(item: str, *, where: str = "") -> list[Path]:
+    """The files of one input (``where``: the list file and line it comes from, for errors)."""
+    if _URL.match(item):
+        raise ConfigError(f"{item}: URLs are not supported: download the file first{where}")
+    path = Path(item)
+    if path.is_dir():
+        files = _audio_files_in(path)
+        if not files:
+            log.warning("%s: no audio file in this folder%s", item, where)
+        return files
+    if any(ch in item for ch in "*?[") and not path.exists():
+        files = []
+        for match in sorted(Path(m) for m in glob.glob(item, recursive=True)):
+            files += _audio_files_in(match) if match.is_dir() else [match] if _is_audio(match) else []
+        if not files:
+            log.warning("%s: no audio file matches%s", item, where)
+        return files
+    return [path]
+
+
+def _audio_files_in(folder: Path) -> list[Path]:
+    """The audio files under ``folder``, recursively, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_audio(p))
+
+
+def _expand_one_list(name: str) -> list[Path]:
+    """The inputs listed in the file ``name`` (the ``@LIST`` argument)."""
+    path = Path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: list file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a text file"
+        raise ConfigError(f"{path}: cannot read the list file: {reason}") from None
+    found: list[Path] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            found += _expand_one(line, where=f" (listed in {path}, line {number})")
+    return found
 
 
 def output_names(files: Sequence[Path]) -> list[str]:
@@ -187,13 +296,15 @@ def plan_jobs(files: Sequence[Path], out_dir: Path, fmt: str) -> list[Job]:
 
 def settings_hash(args: argparse.Namespace, segmenter: Segmenter) -> str:
     """A hash of every setting that changes the segments written for an input (``--frame-probs``
-    only adds a file, and is kept in the done-record on its own)."""
+    only adds a file, and is kept in the done-record on its own; ``--threads`` and
+    ``--block-seconds`` change how fast, not what)."""
     engine: Any = str(args.engine)
     if Path(engine).is_file():  # a checkpoint: a retrained one at the same path counts as new
         engine = input_stamp(Path(engine))
     settings = {"engine": engine, "gender": args.gender, "format": args.format, "mode": args.mode,
                 "decoder": segmenter.decoder, "min_duration_off": args.min_duration_off,
-                "energy_ratio": segmenter.energy_ratio}
+                "energy_ratio": segmenter.energy_ratio,
+                "min_duration_on": args.min_duration_on}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -241,12 +352,14 @@ def write_outputs(job: Job, analysis: Analysis, args: argparse.Namespace, settin
     """Write ``job``'s segments (and frame probabilities), then its done-record. The old record
     goes first, so that outputs half replaced are never taken as done."""
     from speechmusic.segment import format_segments
+    from speechmusic.segment.formats import merge_short_segments
 
+    segments = merge_short_segments(analysis.segments, args.min_duration_on)
     job.record.unlink(missing_ok=True)
     paths = [job.segments] + ([job.frames] if args.frame_probs else [])
     with staged(paths) as temps:
         with open(temps[0], "x", encoding="utf-8") as fh:
-            fh.write(format_segments(analysis.segments, args.format, name=job.source.stem,
+            fh.write(format_segments(segments, args.format, name=job.source.stem,
                                      engine=str(args.engine)))
         if args.frame_probs:
             cols, table = analysis.frame_table()
@@ -279,11 +392,16 @@ class FailureLog:
 
 def failure_reason(source: Path, exc: Exception) -> str:
     """One line saying why ``source`` failed: the message without the path it may start with,
-    after the exception's type for errors that are not speechmusic's own."""
+    after the exception's type for errors that are not speechmusic's own; for a file that could
+    not be decoded and has no audio extension, first that it is probably not audio."""
     text = str(exc)
     if text.startswith(str(source)):
         text = text[len(str(source)):].lstrip(": ")
     text = " ".join(text.split())
+    if isinstance(exc, AudioDecodeError | UnsupportedAudioError | EmptyAudioError) \
+            and not _is_audio(source):
+        kind = f"a {source.suffix} file" if source.suffix else "a file without extension"
+        text = f"not an audio file ({kind}): {text}"
     if isinstance(exc, SpeechMusicError) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -341,28 +459,31 @@ def segment_batch(args: argparse.Namespace) -> int:
     failures = FailureLog(out_dir / "failed.tsv")
     segmenter = Segmenter(args.engine, gender=args.gender, mode=args.mode,
                           block_seconds=args.block_seconds, decoder=args.decoder,
+                          energy_ratio=args.energy_ratio, threads=args.threads,
                           min_duration_off=args.min_duration_off)
     settings = settings_hash(args, segmenter)
     jobs = plan_jobs(files, out_dir, args.format)
     todo = [j for j in jobs if args.overwrite or not is_done(j, settings, frames=args.frame_probs)]
     done, audio_seconds = 0, 0.0
     start = time.perf_counter()
-    bar = progress(total=round(sum(map(_duration, (j.source for j in todo))) / 3600, 3),
-                   desc="segment", unit="h")
-    for job in todo:
-        stamp = input_stamp(job.source)
-        try:
-            analysis = segmenter.analyse(job.source)
-            write_outputs(job, analysis, args, settings, stamp)
-        except Exception as exc:
-            failures.add(job.source, exc)
-            continue
-        done += 1
-        audio_seconds += analysis.duration
-        bar.update(round(analysis.duration / 3600, 3))
-    bar.close()
-    wall = time.perf_counter() - start
-    speed = f", {audio_seconds / wall:.0f}x real time" if wall > 0 and audio_seconds else ""
-    print(f"segmented {done} file(s) ({audio_seconds / 60:.1f} min{speed}), skipped "
-          f"{len(jobs) - len(todo)} existing, {failures.count} failed -> {out_dir}")
+    durations = [_duration(j.source) for j in todo]
+    with BatchProgress(durations, desc="segment") as bar:
+        for job, seconds in zip(todo, durations, strict=True):
+            bar.begin(job.source.name, seconds)
+            stamp = input_stamp(job.source)
+            try:
+                analysis = segmenter.analyse(job.source)
+                write_outputs(job, analysis, args, settings, stamp)
+            except Exception as exc:
+                bar.end(None)
+                with bar.external_write():
+                    failures.add(job.source, exc)
+                continue
+            bar.end(analysis.duration)
+            done += 1
+            audio_seconds += analysis.duration
+    speed = format_speed(audio_seconds, time.perf_counter() - start)
+    print(f"segmented {done} file(s) ({format_duration(audio_seconds)} of audio"
+          f"{', ' + speed if speed else ''}), skipped {len(jobs) - len(todo)} existing, "
+          f"{failures.count} failed -> {out_dir}")
     return 1 if failures.count else 0

@@ -1,4 +1,4 @@
-"""``speechmusic transfer CONFIG``: pre-train, transfer to every target task, write Table 2.
+"""Pre-train, transfer to every target task, and write the results table (the paper's Table 2).
 
 Writes ``table2.md``, ``table2.csv`` and ``report.html`` into the run directory (default
 ``runs/<config name>``) and prints Table 2. Resumable: finished folds are not trained again.
@@ -10,6 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
+from speechmusic.cli._common import add_output, add_verb
 from speechmusic.training.cache import FeatureCache
 from speechmusic.transfer.config import load_transfer_config
 from speechmusic.transfer.report import table2_markdown
@@ -17,15 +18,16 @@ from speechmusic.transfer.runner import run_transfer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transfer", help="transfer-learning study: Table 2 (embeddings FZ/IN/FT, "
-                                        "Orig, baselines, general embeddings)", description=__doc__)
-    p.add_argument("config", help="transfer YAML, e.g. experiments/paper-transfer.yaml")
-    p.add_argument("-o", "--out", help="run directory (default: runs/<config name>)")
+    p = add_verb(sub, "transfer", doc=__doc__,
+                 help="run the transfer-learning study: pre-train, transfer to each target task, "
+                      "and write its results table (the paper's Table 2)")
+    p.add_argument("config", metavar="CONFIG", help="transfer YAML, e.g. experiments/paper-transfer.yaml")
+    add_output(p, help="run directory (default: runs/<config name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value by dotted key (repeatable; values are YAML)")
     p.add_argument("--target", action="append", default=[], metavar="NAME",
                    help="run only this target task (repeatable)")
-    p.add_argument("--cache-dir", help="feature and embedding cache folder")
+    p.add_argument("--cache-dir", metavar="FOLDER", help="feature and embedding cache folder")
     p.add_argument("--list", action="store_true", help="list targets and rows, then exit")
     p.set_defaults(run=run)
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         for t in config.targets:
             print(f"{t.name}\t{'+'.join(t.datasets)}\t{t.task}\t{', '.join(rows)}")
         return 0
-    out = Path(args.out) if args.out else Path("runs") / config.name
+    out = Path(args.output) if args.output else Path("runs") / config.name
     cache = FeatureCache(args.cache_dir) if args.cache_dir else None
     start = time.perf_counter()
     result = run_transfer(config, out, only_targets=args.target or None, cache=cache,

@@ -12,6 +12,7 @@ are disjoint.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,8 @@ import numpy as np
 from speechmusic.data.manifest import Manifest
 from speechmusic.errors import ConfigError
 
-__all__ = ["Split", "make_folds", "group_units", "balanced_indices", "check_no_leak"]
+__all__ = ["Split", "make_folds", "group_units", "balanced_indices", "check_no_leak",
+           "repeated_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,46 @@ def _deal_units(units: np.ndarray, strata: np.ndarray, n_blocks: int,
     return assignment
 
 
+# Every split of the same clips repeats the same warning (a study splits them once per model
+# and input): each distinct message is logged once per process, the repeats are only counted.
+_SAID: dict[str, int] = {}
+_SAID_LOCK = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    with _SAID_LOCK:
+        times = _SAID[message] = _SAID.get(message, 0) + 1
+    if times == 1:
+        log.warning("%s (said once; further splits with the same shortfall are not warned about)",
+                    message)
+    else:
+        log.debug("%s (%d times so far)", message, times)
+
+
+def repeated_warnings() -> dict[str, int]:
+    """How often each distinct splitting warning arose in this process (each was logged once)."""
+    with _SAID_LOCK:
+        return dict(_SAID)
+
+
+def _warn_thin_strata(thin: list[tuple[Hashable, int]], n_blocks: int) -> None:
+    """One line for all strata with fewer independent groups than blocks."""
+    counts = sorted({n for _, n in thin})
+    if len(thin) == 1:
+        (key, n), = thin
+        message = (f"stratum {key} has only {n} group(s) for {n_blocks} blocks: some test or "
+                   "validation sets will lack it")
+    elif len(counts) == 1:
+        message = (f"{len(thin)} strata have only {counts[0]} group(s) for {n_blocks} blocks "
+                   f"({', '.join(str(k) for k, _ in thin)}): some test or validation sets will "
+                   "lack them")
+    else:
+        message = (f"{len(thin)} strata have fewer groups than the {n_blocks} blocks "
+                   f"({', '.join(f'{k}: {n}' for k, n in thin)}): some test or validation sets "
+                   "will lack them")
+    _warn_once(message)
+
+
 def make_folds(manifest: Manifest, *, n_folds: int = 5, test_fraction: float | None = 0.1,
                val_fraction: float = 0.1, seed: int = 0,
                stratify: Sequence[Hashable] | None = None) -> list[Split]:
@@ -150,11 +192,13 @@ def make_folds(manifest: Manifest, *, n_folds: int = 5, test_fraction: float | N
         raise ConfigError(f"only {n_units} independent group(s) for {n_blocks} blocks "
                           f"(test_fraction {test_fraction}): add data, use coarser fractions or "
                           "finer groups")
+    thin = []
     for s in np.unique(strata):
         n_in = len(np.unique(units[strata == s]))
         if n_in < n_blocks:
-            log.warning("stratum %s has only %d group(s) for %d blocks: some test or validation "
-                        "sets will lack it", keys[int(np.flatnonzero(strata == s)[0])], n_in, n_blocks)
+            thin.append((keys[int(np.flatnonzero(strata == s)[0])], n_in))
+    if thin:
+        _warn_thin_strata(thin, n_blocks)
     rng = np.random.default_rng(seed)
     block_of_unit = _deal_units(units, strata, n_blocks, rng)
     block = block_of_unit[units]

@@ -19,8 +19,6 @@ two and the segmenter's run are cut into units (an experiment, a transfer target
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import time
@@ -212,7 +210,7 @@ def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
 
     colours = {"speech": "#1f77b4", "music": "#ff7f0e", "noise": "#2ca02c", "noEnergy": "#d9d9d9",
                "female": "#9467bd", "male": "#17becf"}
-    fig = Figure(figsize=(11, 0.6 + 0.55 * len(rows)))  # outside pyplot: no backend chosen
+    fig = Figure(figsize=(11, 1.0 + 0.55 * len(rows)))  # outside pyplot: no backend chosen
     ax = fig.subplots()
     for i, (_, segs) in enumerate(rows):
         for s in segs:
@@ -223,11 +221,11 @@ def _timeline_png(rows: list[tuple[str, list]], seconds: float) -> bytes:
     ax.set_xlim(0, seconds)
     ax.set_xlabel("time [s]")
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    ax.legend(handles, list(colours), ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 4 else -0.25),
+    # Above the bars: below them it would cover the time axis' label.
+    ax.legend(handles, list(colours), ncol=6, loc="lower center", bbox_to_anchor=(0.5, 1.0),
               frameon=False, fontsize=8)
-    fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -274,64 +272,57 @@ def _segmentation_stage(out: Path, segmenter_dir: Path, settings: DemoSettings) 
 # ----------------------------------------------------------------------------- report
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+def _write_report(out: Path, *, study_dir: Path, transfer_dir: Path, transfer: Any,
+                  transfer_rows: list[dict[str, Any]], seg: dict[str, Any], settings: DemoSettings,
+                  timings: dict[str, float]) -> Path:
+    """``out/report.html``: every stage on one page, rendered by the package's one report
+    renderer (:mod:`speechmusic.evaluation.report`) from the stages' own rows."""
+    from speechmusic.data.files import atomic_write_text
+    from speechmusic.evaluation.report import (
+        Figure,
+        Paragraph,
+        Section,
+        Table,
+        render_html,
+        study_report,
+    )
+    from speechmusic.transfer.report import table2_sections
 
-
-def _md_table_to_html(md: str) -> str:
-    lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip().startswith("|")]
-    if len(lines) < 2:
-        return f"<pre>{html.escape(md)}</pre>"
-    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
-    head, body = cells[0], cells[2:]
-    out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr></thead><tbody>"]
-    out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
-    return "\n".join(out) + "</tbody></table>"
-
-
-def _write_report(out: Path, *, study_dir: Path, transfer_dir: Path, seg: dict[str, Any],
-                  settings: DemoSettings, timings: dict[str, float]) -> Path:
-    figures = sorted(p for p in (study_dir / "report").glob("*.png") if "confusion" not in p.name)
-    study_tables = [p for p in (study_dir / "report").glob("*.md")]
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>speechmusic demo</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
-             "text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}"
-             "img{max-width:100%}</style></head><body>",
-             "<h1>speechmusic demo: the study end to end on a rendered corpus</h1>",
-             f"<p>Corpus: <code>{settings.corpus_size}</code>, {settings.n_folds}-fold grouped "
-             f"cross-validation, at most {settings.max_epochs} epochs (patience {settings.patience}). "
-             "Every accuracy is the mean &plusmn; standard deviation over folds. Stage times: "
-             + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + ".</p>",
-             "<h2>Stage one: speech/music (and noise) classification</h2>"]
-    for table in sorted(study_tables):
-        parts.append(f"<h3>{html.escape(table.stem)}</h3>" + _md_table_to_html(table.read_text()))
-    for fig in figures:
-        parts.append(_img(fig.read_bytes(), fig.stem))
-    parts.append("<h2>Stage two: transfer learning (the paper's Table 2)</h2>")
-    table2 = transfer_dir / "table2.md"
-    parts.append(_md_table_to_html(table2.read_text()) if table2.exists() else "<p>missing</p>")
-    parts.append("<h2>The tool: segmenting a generated programme</h2>")
-    parts.append(f"<p>A {seg['duration']:.0f}-second broadcast-like programme with speech, music, "
-                 "noise and silence in known places, scored on the 20 ms grid. Its truth counts pauses "
-                 "inside speech (under 0.7 s) as speech; by default the segmenter reports every pause "
-                 "its energy detector finds as noEnergy, as inaSpeechSegmenter does; with "
-                 f"<code>min_duration_off={MIN_DURATION_OFF}</code> it classifies shorter pauses with "
-                 "their surroundings (the timeline shows that setting).</p>")
-    rows = "".join(
-        f"<tr><td>{html.escape(s['engine'])}</td><td>"
-        + ("n/a" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %") + "</td><td>"
-        + ("n/a" if s["accuracy"] is None else f"{100 * s['accuracy_min_duration_off']:.1f} %") + "</td><td>"
-        + (f"{s.get('seconds', 0):.1f} s" if s.get("seconds") else html.escape(s.get("note", ""))) + "</td></tr>"
-        for s in seg["scores"])
-    parts.append(f"<table><thead><tr><th>engine</th><th>frame accuracy (default)</th><th>frame "
-                 f"accuracy (min_duration_off {MIN_DURATION_OFF} s)</th><th>time</th></tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
-    parts.append(_img(seg["timeline"], "segmentation timeline"))
-    parts.append("</body></html>")
-    path = out / "report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    intro = Paragraph(
+        f"The `{settings.corpus_size}` settings: {settings.n_folds} folds, at most "
+        f"{settings.max_epochs} epochs; each stage states its protocol below. Every accuracy is the mean ± standard deviation over folds. Stage times: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + ".")
+    stage_one = Section("Stage one: speech/music (and noise) classification").add(
+        Paragraph("Every architecture on each source dataset, binary (speech/music) and 3-class "
+                  "(with noise). The full report, with confusion matrices per experiment: "
+                  "[study/report/report.html](study/report/report.html)."),
+        *study_report(study_dir, confusion=False).sections)
+    stage_two = Section("Stage two: transfer learning (the paper's Table 2)").add(
+        Paragraph("Networks pre-trained on the combined source datasets, transferred to the "
+                  "target tasks. Its own page: [transfer/report.html](transfer/report.html)."),
+        *table2_sections(transfer_dir, transfer, transfer_rows))
+    scores = Table(
+        ["engine", "frame accuracy (default)",
+         f"frame accuracy (min_duration_off {MIN_DURATION_OFF} s)", "time"],
+        [[s["engine"],
+          "n/a" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %",
+          "n/a" if s["accuracy"] is None else f"{100 * s['accuracy_min_duration_off']:.1f} %",
+          f"{s['seconds']:.1f} s" if s.get("seconds") else s.get("note", "")]
+         for s in seg["scores"]])
+    tool = Section("The tool: segmenting a generated programme").add(
+        Paragraph(f"A {seg['duration']:.0f}-second broadcast-like programme with speech, music, "
+                  "noise and silence in known places, scored on the 20 ms grid. Its truth counts "
+                  "pauses inside speech (under 0.7 s) as speech; by default the segmenter reports "
+                  "every pause its energy detector finds as noEnergy, as inaSpeechSegmenter does; "
+                  f"with `min_duration_off={MIN_DURATION_OFF}` it classifies shorter pauses with "
+                  "their surroundings (the timeline shows that setting)."),
+        Section("Frame accuracy against the truth").add(scores),
+        Section("Timeline").add(Figure(seg["timeline"], "Segmentation timeline: the programme's "
+                                       "truth and each engine's segments (min_duration_off "
+                                       f"{MIN_DURATION_OFF} s)", "segmentation/timeline.png")))
+    page = render_html("speechmusic demo: the study end to end on a rendered corpus",
+                       [intro, stage_one, stage_two, tool])
+    return atomic_write_text(out / "report.html", page)
 
 
 def _run_job(kind: str, config: Any, run_dir: Path, names: list[str]) -> tuple[str, list[str]]:
@@ -347,6 +338,20 @@ def _run_job(kind: str, config: Any, run_dir: Path, names: list[str]) -> tuple[s
 
         run_transfer(config, run_dir, only_targets=names or None)
     return kind, names
+
+
+def _quiet_worker() -> None:
+    """A worker process keeps its log messages to the run directories' ``run.log``: the final
+    pass in the main process splits the same data again and says each warning once, where
+    every worker would repeat them on the console."""
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def _earlier_folds(*run_dirs: Path) -> int:
+    """Folds an earlier invocation finished in these run directories."""
+    return sum(1 for d in run_dirs for _ in d.glob("**/fold_*/metrics.json"))
 
 
 def _run_stages(runs: list[tuple[Any, Path]], transfer: Any, transfer_dir: Path, *,
@@ -377,7 +382,8 @@ def _run_stages(runs: list[tuple[Any, Path]], transfer: Any, transfer_dir: Path,
     from concurrent.futures import FIRST_COMPLETED, wait
 
     pretrained = False
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_quiet_worker) as pool:
         running = {pool.submit(_run_job, *first)}
         while running or pending_targets or pending_runs:
             while len(running) < workers and ((pretrained and pending_targets) or pending_runs):
@@ -419,14 +425,21 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int 
     study = load_config(data=study_config(manifests, settings, cache))
     segmenter = load_config(data=segmenter_config(manifests, settings, cache))
     transfer = load_transfer_config(data=transfer_config(manifests, settings, cache))
+    earlier = _earlier_folds(study_dir, segmenter_dir, transfer_dir)
+    if earlier:
+        _log(f"resuming in {out}: {earlier} fold(s) finished by an earlier run are kept, not retrained")
     _log("stage one (every architecture, cross-validated), stage two (pre-training, transfer "
          "to the target tasks) and the segmenter's network")
     _run_stages([(study, study_dir), (segmenter, segmenter_dir)], transfer, transfer_dir,
                 workers=workers)
     # One pass over everything (all units are done, so nothing trains): complete result tables.
-    run_config(study, study_dir)
-    run_config(segmenter, segmenter_dir)
-    run_transfer(transfer, transfer_dir)
+    # Its folds were trained by this invocation's units, or counted above as earlier ones.
+    from speechmusic.training.cv import collecting_results
+
+    with collecting_results():
+        run_config(study, study_dir)
+        run_config(segmenter, segmenter_dir)
+        transfer_result = run_transfer(transfer, transfer_dir)
     write_report(study_dir)
     timings["stages one and two"] = time.perf_counter() - t
 
@@ -435,8 +448,9 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, workers: int 
     seg = _segmentation_stage(out / "segmentation", segmenter_dir, settings)
     timings["segmentation"] = time.perf_counter() - t
 
-    report = _write_report(out, study_dir=study_dir, transfer_dir=transfer_dir, seg=seg,
-                           settings=settings, timings=timings)
+    report = _write_report(out, study_dir=study_dir, transfer_dir=transfer_dir, transfer=transfer,
+                           transfer_rows=transfer_result.table, seg=seg, settings=settings,
+                           timings=timings)
     for s in seg["scores"]:
         acc = "n/a" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %"
         if s["accuracy"] is not None:

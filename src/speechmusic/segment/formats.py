@@ -7,16 +7,23 @@ round trip through any format returns the labels and times (to the format's prec
 format     what it is
 =========  ==========================================================================
 csv        ``label,start,stop,probability`` with a header (inaSpeechSegmenter's columns first)
-textgrid   Praat TextGrid, one IntervalTier named after the engine
+ina        exactly what inaSpeechSegmenter 0.6.8's ``ina_speech_segmenter.py`` writes
+           (``.csv``): tab-separated, header ``labels<TAB>start<TAB>stop``, times as pandas
+           prints the original's ``frame * 0.02`` floats (``0.46``, ``7.140000000000001``)
+textgrid   Praat TextGrid, one IntervalTier named ``inaSpeechSegmenter`` as the original's
 audacity   Audacity label track: ``start<TAB>stop<TAB>label``
 rttm       NIST RTTM ``SPEAKER`` lines (the label as speaker name; 'noEnergy' left out)
 json       ``{"file", "engine", "segments": [{"label", "start", "stop", "probability"}]}``
 =========  ==========================================================================
+
+:func:`merge_short_segments` is pyannote's ``min_duration_on`` for these lists: segments
+shorter than a minimum duration are merged into their neighbours.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import json
 import math
@@ -30,12 +37,18 @@ import numpy as np
 from speechmusic.errors import ConfigError, SpeechMusicError
 
 __all__ = ["Segment", "FORMATS", "EXTENSIONS", "write_segments", "read_segments",
-           "format_segments", "parse_segments", "labels_on_grid"]
+           "format_segments", "parse_segments", "labels_on_grid", "merge_short_segments"]
 
-FORMATS = ("csv", "textgrid", "audacity", "rttm", "json")
-EXTENSIONS = {"csv": ".csv", "textgrid": ".TextGrid", "audacity": ".txt", "rttm": ".rttm",
-              "json": ".json"}
+FORMATS = ("csv", "ina", "textgrid", "audacity", "rttm", "json")
+#: The file extension of each format ('csv' and 'ina' share '.csv', as the original writes it;
+#: :func:`read_segments` tells them apart by the header).
+EXTENSIONS = {"csv": ".csv", "ina": ".csv", "textgrid": ".TextGrid", "audacity": ".txt",
+              "rttm": ".rttm", "json": ".json"}
 SILENCE = "noEnergy"
+#: The tier name of inaSpeechSegmenter's TextGrid export (``export_funcs.seg2textgrid``).
+TEXTGRID_TIER = "inaSpeechSegmenter"
+#: inaSpeechSegmenter's time step: its times are ``frame_index * 0.02``.
+INA_STEP = 0.02
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,82 @@ def labels_on_grid(segments: list[Segment], n_points: int, *, grid: float = 0.02
     return out
 
 
+def merge_short_segments(segments: list[Segment], min_duration_on: float) -> list[Segment]:
+    """pyannote's ``min_duration_on`` for a segmentation: every segment other than 'noEnergy'
+    shorter than ``min_duration_on`` seconds is merged into its longer neighbour (the adjacent
+    segment, touching it, that is not 'noEnergy'; the earlier one on a tie), whose label it takes;
+    the segment on its other side, if it has that label too, is joined as well. A merged segment's
+    probability is the duration-weighted mean of the probabilities of the joined segments that
+    had its label (the absorbed short one counting as its neighbour's).
+    Shortest segments go first, so a short segment between two others is absorbed before they
+    are compared. Segments with no such neighbour (e.g. between two 'noEnergy' pauses) stay as
+    they are, and 'noEnergy' is never changed (pauses are the segmenter's ``min_duration_off``).
+    ``min_duration_on=0`` returns the segments unchanged."""
+    if min_duration_on < 0:
+        raise ConfigError(f"min_duration_on must be >= 0 seconds, got {min_duration_on}")
+    segs = list(segments)
+    if min_duration_on == 0 or len(segs) < 2:
+        return segs
+    limit = min_duration_on - 1e-9  # "shorter than": a 0.1 s segment at 5.0-5.1 is not < 0.1
+    n = len(segs)
+    prev, nxt = list(range(-1, n - 1)), list(range(1, n + 1))
+    nxt[-1] = -1
+    alive = [True] * n
+    version = [0] * n
+    heap = [(s.duration, i, 0) for i, s in enumerate(segs)
+            if s.label != SILENCE and s.duration < limit]
+    heapq.heapify(heap)
+
+    def neighbour(i: int, j: int) -> bool:
+        if j < 0 or segs[j].label == SILENCE:
+            return False
+        a, b = (segs[j], segs[i]) if j < i else (segs[i], segs[j])
+        return abs(a.stop - b.start) <= 1e-6
+
+    def join(left: int, right: int, label: str, probability: float | None) -> int:
+        """Replace ``left`` and ``right`` (adjacent) by one segment at ``left``."""
+        segs[left] = Segment(label, segs[left].start, segs[right].stop, probability)
+        alive[right] = False
+        nxt[left] = nxt[right]
+        if nxt[right] >= 0:
+            prev[nxt[right]] = left
+        version[left] += 1
+        return left
+
+    while heap:
+        _, i, v = heapq.heappop(heap)
+        if not alive[i] or v != version[i] or segs[i].duration >= limit:
+            continue
+        candidates = [j for j in (prev[i], nxt[i]) if neighbour(i, j)]
+        if not candidates:
+            continue
+        target = max(candidates, key=lambda j: (segs[j].duration, j == prev[i]))
+        label, probability = segs[target].label, segs[target].probability
+        k = join(target, i, label, probability) if target == prev[i] else join(i, target, label, probability)
+        for j in (prev[k], nxt[k]):  # the other side, now the same label: one segment
+            if j >= 0 and segs[j].label == label and neighbour(k, j):
+                probability = _weighted(segs[k], segs[j])
+                k = join(j, k, label, probability) if j == prev[k] else join(k, j, label, probability)
+        if segs[k].duration < limit:
+            heapq.heappush(heap, (segs[k].duration, k, version[k]))
+    return [s for s, keep in zip(segs, alive, strict=True) if keep]
+
+
+def _weighted(a: Segment, b: Segment) -> float | None:
+    """The duration-weighted mean probability of ``a`` and ``b`` (None if either has none)."""
+    if a.probability is None or b.probability is None or a.duration + b.duration <= 0:
+        return None
+    return (a.probability * a.duration + b.probability * b.duration) / (a.duration + b.duration)
+
+
+def _ina_time(t: float) -> str:
+    """A time as inaSpeechSegmenter's csv prints it: pandas' repr of the float
+    ``frame * 0.02`` (the original's arithmetic), for times on its 20 ms grid."""
+    k = round(t / INA_STEP)
+    on_grid = abs(k * INA_STEP - t) <= 1e-9
+    return repr(float(k * INA_STEP) if on_grid else float(t))
+
+
 def _prob(p: float | None) -> str:
     return "" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.4f}"
 
@@ -76,6 +165,15 @@ def format_segments(segments: list[Segment], fmt: str, *, name: str = "file",
         for s in segments:
             writer.writerow([s.label, f"{s.start:.2f}", f"{s.stop:.2f}", _prob(s.probability)])
         return buf.getvalue()
+    if fmt == "ina":
+        # pd.DataFrame.from_records(lseg, columns=['labels', 'start', 'stop'])
+        #   .to_csv(fout, sep='\t', index=False)
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
+        writer.writerow(["labels", "start", "stop"])
+        for s in segments:
+            writer.writerow([s.label, _ina_time(s.start), _ina_time(s.stop)])
+        return buf.getvalue()
     if fmt == "audacity":
         return "".join(f"{s.start:.6f}\t{s.stop:.6f}\t{s.label}\n" for s in segments)
     if fmt == "rttm":
@@ -89,7 +187,7 @@ def format_segments(segments: list[Segment], fmt: str, *, name: str = "file",
         xmax = segments[-1].stop if segments else 0.0
         lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
                  "xmin = 0", f"xmax = {xmax!r}", "tiers? <exists>", "size = 1", "item []:",
-                 "    item [1]:", '        class = "IntervalTier"', f'        name = "{engine}"',
+                 "    item [1]:", '        class = "IntervalTier"', f'        name = "{TEXTGRID_TIER}"',
                  "        xmin = 0", f"        xmax = {xmax!r}",
                  f"        intervals: size = {len(segments)}"]
         for i, s in enumerate(segments, 1):
@@ -107,6 +205,9 @@ def parse_segments(text: str, fmt: str) -> list[Segment]:
             rows = list(csv.DictReader(io.StringIO(text)))
             return [Segment(r["label"], float(r["start"]), float(r["stop"]),
                             float(r["probability"]) if r.get("probability") else None) for r in rows]
+        if fmt == "ina":
+            rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+            return [Segment(r["labels"], float(r["start"]), float(r["stop"])) for r in rows]
         if fmt == "audacity":
             out = []
             for line in text.splitlines():
@@ -145,12 +246,12 @@ def write_segments(segments: list[Segment], path: str | os.PathLike, *, fmt: str
 
 
 def read_segments(path: str | os.PathLike, *, fmt: str | None = None) -> list[Segment]:
-    """Read a segment file written by :func:`write_segments` (or by inaSpeechSegmenter, for csv)."""
+    """Read a segment file written by :func:`write_segments` or by inaSpeechSegmenter (its csv:
+    a ``.csv`` file whose header is ``labels<TAB>start<TAB>stop`` is read as format 'ina')."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if fmt is None and path.suffix == ".csv" and text.startswith("labels\t"):
-        # inaSpeechSegmenter's own csv: tab-separated "labels start stop"
-        text = "label,start,stop\n" + "\n".join(",".join(line.split("\t")) for line in text.splitlines()[1:])
+    if fmt is None and path.suffix.lower() == ".csv" and text.startswith("labels\t"):
+        fmt = "ina"
     return parse_segments(text, fmt or _fmt_from_path(path))
 
 

@@ -18,10 +18,12 @@ it stopped and gives the same numbers (every fold is seeded on its own).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ __all__ = [
     "fold_seed",
     "cross_validate",
     "fold_done",
+    "collecting_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,21 @@ def fold_seed(seed: int, name: str, fold: int) -> int:
 
 def fold_done(fold_dir: Path) -> bool:
     return (fold_dir / METRICS_FILE).is_file()
+
+
+_COLLECTING: contextvars.ContextVar[bool] = contextvars.ContextVar("collecting_results", default=False)
+
+
+@contextlib.contextmanager
+def collecting_results() -> Iterator[None]:
+    """Within it, folds found finished are not announced as "done earlier": for a pass that
+    only gathers results the same session has just trained elsewhere (the demo's final pass
+    over units its worker processes ran), where they were not done by an earlier run."""
+    token = _COLLECTING.set(True)
+    try:
+        yield
+    finally:
+        _COLLECTING.reset(token)
 
 
 def _stratify_keys(manifest: Manifest) -> list[Any] | None:
@@ -234,6 +252,13 @@ def cross_validate(
                         val_fraction=protocol.val_fraction, seed=protocol.seed,
                         stratify=_stratify_keys(clips))
     wanted = protocol.folds if protocol.folds is not None else list(range(protocol.n_folds))
+    earlier = [s.fold for s in splits if s.fold in wanted and fold_done(out_dir / f"fold_{s.fold}")]
+    if earlier:
+        # One line per experiment, and none in a pass that only collects what this same session
+        # trained (see collecting_results).
+        log.log(logging.DEBUG if _COLLECTING.get() else logging.INFO,
+                "%s: fold%s %s done earlier, not retrained", name or out_dir.name,
+                "s" if len(earlier) > 1 else "", ", ".join(map(str, earlier)))
     fold_metrics: list[dict[str, Any]] = []
     trained: list[int] = []
     for split in splits:
@@ -242,7 +267,6 @@ def cross_validate(
         fold_dir = out_dir / f"fold_{split.fold}"
         if fold_done(fold_dir):
             fold_metrics.append(json.loads((fold_dir / METRICS_FILE).read_text(encoding="utf-8")))
-            log.info("%s fold %d: done earlier, not retrained", name, split.fold)
             continue
         metrics = _run_fold(
             split=split, clips=clips, refs=refs, clip_y=clip_y, labels=labels, short=set(short),

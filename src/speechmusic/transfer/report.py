@@ -16,7 +16,6 @@ model input, as in the paper) or file-wise (``table_level``). The CSV holds both
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import math
@@ -25,10 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from speechmusic.data.files import atomic_write_text
-from speechmusic.evaluation.report import _fmt, _table
+from speechmusic.evaluation.report import (
+    FOLDS_HEADERS,
+    Paragraph,
+    Section,
+    Table,
+    _fmt,
+    fold_metrics,
+    folds_row,
+    protocol_text,
+    render_html,
+    skipped_section,
+    table_markdown,
+)
 from speechmusic.transfer.config import TransferConfig
 
-__all__ = ["table2_rows", "table2_markdown", "table2_csv", "write_transfer_report"]
+__all__ = ["table2_rows", "table2_markdown", "table2_csv", "table2_sections", "write_transfer_report"]
 
 _COLUMNS = ("FZ", "IN", "FT")
 
@@ -128,7 +139,7 @@ def _layout(rows: list[dict[str, Any]], level: str) -> tuple[list[str], list[lis
 def table2_markdown(rows: list[dict[str, Any]], *, level: str = "frame") -> str:
     """Table 2 as a Markdown table."""
     headers, body = _layout(rows, level)
-    return _table(headers, body)[0]
+    return table_markdown(Table(headers, body))
 
 
 def table2_csv(rows: list[dict[str, Any]]) -> str:
@@ -164,8 +175,58 @@ def _pretrain_rows(run_dir: Path) -> list[list[str]]:
             summ = json.loads(s.read_text(encoding="utf-8"))
             fr = (summ.get("frame") or {}).get("accuracy") or {}
             fi = (summ.get("file") or {}).get("accuracy") or {}
+            folds = fold_metrics(exp)
             out.append([exp.name, ", ".join(str(f) for f in summ.get("folds", [])),
-                        _fmt(fr.get("mean"), None), _fmt(fi.get("mean"), None)])
+                        _fmt(fr.get("mean"), None), _fmt(fi.get("mean"), None),
+                        *folds_row(folds)[1:]])
+    return out
+
+
+def table2_sections(run_dir: str | os.PathLike, config: TransferConfig,
+                    rows: list[dict[str, Any]]) -> list[Any]:
+    """Table 2 and what it stands on, as report sections (``speechmusic transfer``'s page and the
+    demo's stage two): the table at both levels, unavailable rows, pre-training, the folds."""
+    run_dir = Path(run_dir)
+    level = config.table_level
+    other = "file" if level == "frame" else "frame"
+    headers, body = _layout(rows, level)
+    out: list[Any] = []
+    intro = protocol_text(config.to_dict())
+    if intro:
+        out.append(Paragraph(intro))
+    out.append(Section(f"Table 2 ({level}-wise accuracy)").add(
+        Paragraph(f"Mean ± standard deviation over {config.protocol.n_folds} cross-validation folds. "
+                  "FZ: only the appended classifier trains; IN: unfrozen from the green line; FT: "
+                  "everything trains. Orig and baselines are trained from scratch on the target; "
+                  f"general embeddings (_Emb without IN/FT) feed a {config.head_units}-unit MLP. "
+                  "'-': not part of the paper's table; '(not run)': not trained yet."),
+        Table(headers, body)))
+    out.append(Section(f"Table 2 ({other}-wise accuracy)").add(
+        Table(headers, _layout(rows, other)[1])))
+    notes = [r for r in rows if r.get("note")]
+    if notes:
+        out.append(Section("Unavailable rows").add(
+            Table(["target", "model", "why"], [[r["target"], r["model"], r["note"]] for r in notes])))
+    pre = _pretrain_rows(run_dir)
+    if pre:
+        out.append(Section("Pre-training (source task, held-out test split)").add(
+            Table(["pretrained network", "fold", "source frame acc [%]", "source file acc [%]",
+                   *FOLDS_HEADERS[1:]], pre)))
+    targets = {r["target"] for r in rows}
+    fold_rows = []
+    for exp in sorted((run_dir / "experiments").glob("*")):
+        desc = _summary(run_dir, exp.name)[1] or {}
+        folds = fold_metrics(exp)
+        if folds and desc.get("target") in targets:  # the targets of this table only
+            fold_rows.append([exp.name, *folds_row(folds)])
+    if fold_rows:
+        out.append(Section("Folds: data and training").add(
+            Paragraph("Per target experiment: clips and patches per fold (summed over classes) and "
+                      "the epochs each fold trained."),
+            Table(["experiment", *FOLDS_HEADERS], fold_rows)))
+    skipped = skipped_section(run_dir)
+    if skipped is not None:
+        out.append(skipped)
     return out
 
 
@@ -178,38 +239,6 @@ def write_transfer_report(run_dir: str | os.PathLike, config: TransferConfig,
         "table2.md": atomic_write_text(run_dir / "table2.md", table2_markdown(rows, level=level) + "\n"),
         "table2.csv": atomic_write_text(run_dir / "table2.csv", table2_csv(rows)),
     }
-    headers, body = _layout(rows, level)
-    _, t2 = _table(headers, body)
-    _, t2_other = _table(headers, _layout(rows, "file" if level == "frame" else "frame")[1])
-    other = "file" if level == "frame" else "frame"
-    parts = [f"<h1>Transfer study: {html.escape(config.name)}</h1>",
-             f"<h2>Table 2 ({level}-wise accuracy)</h2>",
-             f"<p>Mean ± standard deviation over {config.protocol.n_folds} cross-validation folds. "
-             "FZ: only the appended classifier trains; IN: unfrozen from the green line; FT: "
-             "everything trains. Orig and baselines are trained from scratch on the target; "
-             "general embeddings (_Emb without IN/FT) feed a "
-             f"{config.head_units}-unit MLP.</p>", t2,
-             f"<h2>Table 2 ({other}-wise accuracy)</h2>", t2_other]
-    notes = [r for r in rows if r.get("note")]
-    if notes:
-        parts.append("<h2>Unavailable rows</h2><ul>" + "".join(
-            f"<li>{html.escape(r['target'])} {html.escape(r['model'])}: {html.escape(r['note'])}</li>"
-            for r in notes) + "</ul>")
-    pre = _pretrain_rows(run_dir)
-    if pre:
-        _, h = _table(["pretrained network", "fold", "source frame acc [%]", "source file acc [%]"], pre)
-        parts += ["<h2>Pre-training (source task, held-out test split)</h2>", h]
-    skipped = run_dir / "skipped.csv"
-    if skipped.is_file():
-        recs = list(csv.DictReader(io.StringIO(skipped.read_text(encoding="utf-8"))))
-        if recs:
-            _, h = _table(["path", "stage", "features", "reason"],
-                          [[r["path"], r["stage"], r["features"], r["reason"]] for r in recs])
-            parts += [f"<h2>Skipped clips ({len(recs)})</h2>", h]
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}"
-            f"</title><style>{style}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+    page = render_html(f"Transfer study: {config.name}", table2_sections(run_dir, config, rows))
     files["report.html"] = atomic_write_text(run_dir / "report.html", page)
     return files
