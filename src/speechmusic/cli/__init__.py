@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def console_main() -> None:
     """The ``speechmusic`` command. It owns its process, so it tunes it for streaming long
     recordings before torch allocates anything (the library never does: ``main(argv)``, called
-    from another program, leaves its host process alone; see :mod:`speechmusic.runtime`)."""
-    from speechmusic.runtime import tune_process
+    from another program, leaves its host process alone; see :mod:`speechmusic.cli._process`)."""
+    from speechmusic.cli._process import tune_process
 
     tune_process()
     sys.exit(main())
