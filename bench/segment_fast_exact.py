@@ -1,12 +1,11 @@
 """The segmenter's fast path against its exact path on real recordings: labels and speed.
 
     .venv/bin/python bench/segment_fast_exact.py [--data ../shared/data/real-mix]
-        [--margins 0 0.5 0.9] [--probes 0 8] [--out /tmp/speechmusic-fast-exact] [--limit N]
+        [--margins 0 0.5] [--out /tmp/speechmusic-fast-exact] [--limit N]
 
 For ``sm``, ``smn`` and ``smn`` + gender, segments every file of the folder (recursively) with
 ``mode="exact"`` (the reference: every patch evaluated on its own, as inaSpeechSegmenter) and
-with ``mode="fast"`` at each ``fast_margin`` (0: the shared-convolution approximation alone) and
-``fast_probe_every`` (0: no probes; the margin alone).
+with ``mode="fast"`` at each ``fast_margin`` (0: the shared-convolution approximation alone).
 Reports the share of 20 ms frames whose label equals the exact path's, the files whose majority
 label differs, and the wall time of each (models loaded and warmed, one call per file): the
 frontier of agreement against speed. Results go to ``OUT/results.json`` as they are measured;
@@ -35,11 +34,10 @@ def labels_of(segments: list, n: int) -> np.ndarray:
     return labels_on_grid([Segment(label, start, stop) for label, start, stop in segments], n)
 
 
-def segment_all(files: list[Path], engine: str, gender: bool, *, mode: str, margin: float,
-                probe: int) -> dict:
+def segment_all(files: list[Path], engine: str, gender: bool, *, mode: str, margin: float) -> dict:
     from speechmusic.segment import Segmenter
 
-    seg = Segmenter(engine, gender=gender, mode=mode, fast_margin=margin, fast_probe_every=probe)
+    seg = Segmenter(engine, gender=gender, mode=mode, fast_margin=margin)
     seg(files[0])  # warm-up: weights compiled, thread pool and allocator primed
     out: dict = {"seconds": 0.0, "audio_seconds": 0.0, "files": {}}
     for i, f in enumerate(files, 1):
@@ -49,7 +47,7 @@ def segment_all(files: list[Path], engine: str, gender: bool, *, mode: str, marg
         out["audio_seconds"] += analysis.duration
         out["files"][str(f)] = [[s.label, s.start, s.stop] for s in analysis.segments]
         if i % 50 == 0 or i == len(files):
-            print(f"  {engine}{'+gender' if gender else ''} {mode} {margin:g}/{probe}: {i}/{len(files)} files",
+            print(f"  {engine}{'+gender' if gender else ''} {mode} {margin:g}: {i}/{len(files)} files",
                   flush=True)
     return out
 
@@ -72,9 +70,7 @@ def compare(ref: dict, got: dict) -> tuple[float, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.5, 0.9])
-    parser.add_argument("--probes", type=int, nargs="+", default=[0],
-                        help="probe_every values, each run with every margin above 0")
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.5])
     parser.add_argument("--out", type=Path, default=Path("/tmp/speechmusic-fast-exact"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N files")
     parser.add_argument("--configs", nargs="+", default=[c[0] for c in CONFIGS],
@@ -87,10 +83,10 @@ def main() -> None:
     store = args.out / "results.json"
     results = json.loads(store.read_text()) if store.exists() else {}
 
-    def measured(key: str, engine: str, gender: bool, mode: str, margin: float, probe: int = 0) -> dict:
-        name = f"{key}/{mode}/{margin:g}/{probe}/{len(files)}"
+    def measured(key: str, engine: str, gender: bool, mode: str, margin: float) -> dict:
+        name = f"{key}/{mode}/{margin:g}/{len(files)}"
         if name not in results:
-            results[name] = segment_all(files, engine, gender, mode=mode, margin=margin, probe=probe)
+            results[name] = segment_all(files, engine, gender, mode=mode, margin=margin)
             store.write_text(json.dumps(results))
         return results[name]
 
@@ -101,17 +97,16 @@ def main() -> None:
         exact = measured(key, engine, gender, "exact", 0.0)
         rows.append((key, "exact", "", 1.0, [], exact))
         for margin in args.margins:
-            for probe in args.probes if margin > 0 else [0]:
-                fast = measured(key, engine, gender, "fast", margin, probe)
-                agreement, changed = compare(exact, fast)
-                rows.append((key, "fast", f"{margin:g}/{probe}", agreement, changed, fast))
+            fast = measured(key, engine, gender, "fast", margin)
+            agreement, changed = compare(exact, fast)
+            rows.append((key, "fast", f"{margin:g}", agreement, changed, fast))
     minutes = rows[0][5]["audio_seconds"] / 60
     print(f"\n{len(files)} files ({minutes:.1f} min) from {args.data}; one call per file, models warmed")
-    header = (f"{'engine':11s} {'mode':5s} {'margin/probe':>12s} {'frames same as exact':>21s} "
+    header = (f"{'engine':11s} {'mode':5s} {'margin':>6s} {'frames same as exact':>21s} "
               f"{'majority changed':>17s} {'wall s':>7s} {'x real time':>12s}")
     print(header + "\n" + "-" * len(header))
     for key, mode, margin, agreement, changed, res in rows:
-        print(f"{key:11s} {mode:5s} {margin:>12s} {100 * agreement:20.3f}% {len(changed):17d} "
+        print(f"{key:11s} {mode:5s} {margin:>6s} {100 * agreement:20.3f}% {len(changed):17d} "
               f"{res['seconds']:7.1f} {res['audio_seconds'] / res['seconds']:12.1f}"
               + (f"  ({', '.join(changed[:4])})" if changed else ""))
 

@@ -27,7 +27,6 @@ from speechmusic.segment.sliding import (
     FAST_MARGIN,
     PATCH_FRAMES,
     PATCH_STEP,
-    PROBE_EVERY,
     patch_count,
     patch_logits,
 )
@@ -49,11 +48,10 @@ class PatchChunks:
     """
 
     def __init__(self, model: torch.nn.Module, *, n_bands: int, n_classes: int, pool: Executor,
-                 mode: str = "fast", fast_margin: float = FAST_MARGIN, probe_every: int = PROBE_EVERY,
-                 chunk_patches: int = CHUNK_PATCHES, tail_parts: int = 2) -> None:
+                 mode: str = "fast", fast_margin: float = FAST_MARGIN, chunk_patches: int = CHUNK_PATCHES,
+                 tail_parts: int = 2) -> None:
         self.model = model
         self.fast_margin = fast_margin
-        self.probe_every = probe_every
         self.n_bands = n_bands
         self.n_classes = n_classes
         self.pool = pool
@@ -93,8 +91,7 @@ class PatchChunks:
             self.futures[c].append(self.pool.submit(self._work, image, q0, q1, g0))
 
     def _work(self, image: torch.Tensor, p0: int, p1: int, f0: int) -> np.ndarray:
-        logits, finite = patch_logits(self.model, image, mode=self.mode, fast_margin=self.fast_margin,
-                                      probe_every=self.probe_every)
+        logits, finite = patch_logits(self.model, image, mode=self.mode, fast_margin=self.fast_margin)
         p = torch.softmax(logits, dim=-1)
         p[~finite] = 0.5  # the original's probability for patches with digital silence
         first = p0 - f0 // PATCH_STEP

@@ -42,7 +42,6 @@ from speechmusic.segment.formats import SILENCE, Segment
 from speechmusic.segment.sliding import (
     FAST_MARGIN,
     PATCH_FRAMES,
-    PROBE_EVERY,
     PROBE_TOLERANCE,
     PatchGrid,
     exact_patch_probs,
@@ -194,12 +193,11 @@ class Segmenter:
             patch whose decision is close recomputed on its own; the exact path's labels) or
             ``"exact"`` (one network pass per patch, as the original); see
             :mod:`speechmusic.segment.sliding`.
-        fast_margin, fast_probe_every: in fast mode, the patches recomputed exactly: those whose
-            class margin (top probability minus the next) is below ``fast_margin``, every
-            ``fast_probe_every``-th patch, and the neighbours of a probe that moved (see
-            :func:`speechmusic.segment.sliding.patch_logits`). The defaults were measured to give
-            the exact path's labels on real recordings (``bench/segment_fast_exact.py``);
-            ``fast_margin=0`` gives the shared approximation alone, 1 the exact path.
+        fast_margin: in fast mode, patches whose class margin (top probability minus the next)
+            is below this are recomputed exactly, and smoothed runs are checked (see
+            ``_verify_close_runs``). The default was measured to give the exact path's labels on
+            real recordings (``bench/segment_fast_exact.py``); ``fast_margin=0`` gives the shared
+            approximation alone, 1 the exact path.
         block_seconds: decoding block length; results do not depend on it. Short blocks let the
             network start on the first minutes while the rest is still being decoded.
         energy_ratio: the activity detector's threshold below the mean log energy.
@@ -221,16 +219,12 @@ class Segmenter:
     def __init__(self, engine: str = "smn", *, gender: bool = False, mode: str = "fast",
                  block_seconds: float = 10.0, energy_ratio: float = 0.03,
                  decoder: str = "auto", threads: int | None = None,
-                 min_duration_off: float = 0.0, fast_margin: float = FAST_MARGIN,
-                 fast_probe_every: int = PROBE_EVERY) -> None:
+                 min_duration_off: float = 0.0, fast_margin: float = FAST_MARGIN) -> None:
         if mode not in ("fast", "exact"):
             raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
         if not 0.0 <= fast_margin <= 1.0:
             raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
         self.fast_margin = float(fast_margin)
-        if not (isinstance(fast_probe_every, int) and fast_probe_every >= 0):
-            raise ConfigError(f"fast_probe_every must be an integer >= 0, got {fast_probe_every!r}")
-        self.fast_probe_every = fast_probe_every
         if not min_duration_off >= 0:
             raise ConfigError(f"min_duration_off must be >= 0 seconds, got {min_duration_off}")
         self.min_duration_off = float(min_duration_off)
@@ -271,8 +265,7 @@ class Segmenter:
 
     def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
         return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
-                           pool=pool, mode=engine.mode, fast_margin=self.fast_margin,
-                           probe_every=self.fast_probe_every)
+                           pool=pool, mode=engine.mode, fast_margin=self.fast_margin)
 
     # ------------------------------------------------------------------ pass 1: features
     def _blocks(self, source, sr: int | None, rate: int, *, ina: bool = False) -> Iterator[np.ndarray]:
@@ -421,16 +414,17 @@ class Segmenter:
         grid = PatchGrid(bands.shape[0])
         if grid.n_patches == 0:
             return
-        exact_done = np.zeros(grid.n_patches, dtype=bool)
+        # Patches recomputed, or found to hold non-finite values (they keep the original's 0.5).
+        settled = np.zeros(grid.n_patches, dtype=bool)
         moved = np.zeros(grid.n_patches, dtype=bool)
-        finite = finite_patches(bands[:, : engine.bands])
 
         def recompute(patches: np.ndarray, a: int, b: int) -> None:
             patches = np.unique(patches)
-            patches = patches[~exact_done[patches] & finite[patches]]
+            patches = patches[~settled[patches]]
+            settled[patches] = True
+            patches = patches[finite_patches(bands, patches, n_bands=engine.bands)]
             if not len(patches):
                 return
-            exact_done[patches] = True
             fresh = exact_patch_probs(engine.model, bands, patches, n_bands=engine.bands, pool=pool)
             of_point = grid.patch_of_point[a:b]
             where = np.minimum(np.searchsorted(patches, of_point), len(patches) - 1)
@@ -452,7 +446,7 @@ class Segmenter:
                             or bool(moved[grid.patch_of_point[a + c: a + d]].any())):
                         want[max(0, c - VERIFY_PAD): d + VERIFY_PAD] = True
                 todo = grid.patch_of_point[a:b][want]
-                if not len(todo) or bool((exact_done | ~finite)[todo].all()):
+                if not len(todo) or bool(settled[todo].all()):
                     break
                 recompute(todo, a, b)
 

@@ -37,7 +37,7 @@ from torch import nn
 
 from speechmusic.errors import ConfigError
 
-__all__ = ["CompiledIna", "FAST_MARGIN", "PROBE_EVERY", "PatchGrid", "compiled_ina", "exact_patch_probs",
+__all__ = ["CompiledIna", "FAST_MARGIN", "PROBE_TOLERANCE", "PatchGrid", "compiled_ina", "exact_patch_probs",
            "finite_patches", "patch_count", "patch_logits", "standardize"]
 
 PATCH_FRAMES = 68
@@ -297,11 +297,8 @@ def _keras_same_pads(n: int, k: int) -> tuple[int, int]:
 #: the labels after smoothing equal the exact path's.
 FAST_MARGIN = 0.5
 
-#: Optionally, the fast path also recomputes every this many patches exactly, and the
-#: neighbourhood of each such probe whose probabilities moved by more than ``PROBE_TOLERANCE``.
-#: Off by default: with the segmenter's check of close smoothed runs, probes every 8 patches
-#: (12.5 % more exact work) changed no label on real-mix (bench/segment_fast_exact.py --probes).
-PROBE_EVERY = 0
+#: Probabilities that move by more than this when recomputed exactly mark the shared
+#: approximation as unreliable there (the segmenter's check of smoothed runs).
 PROBE_TOLERANCE = 0.2
 
 # Compiled evaluators live as long as their model; a compiled copy is rebuilt when any of the
@@ -334,16 +331,13 @@ def _class_margin(logits: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
-                 fast_margin: float = FAST_MARGIN, probe_every: int = PROBE_EVERY,
-                 batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+                 fast_margin: float = FAST_MARGIN, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits of every patch (68 frames, every 2 frames) of ``feats`` ``[bands, frames]``.
 
     ``mode="exact"`` evaluates every patch on its own, normalised by its own statistics, as the
     original. ``mode="fast"`` evaluates the whole matrix with shared convolutions (frames
     normalised by the statistics of the patch centred on them), then recomputes exactly the
-    patches whose decision the approximation may have changed (:func:`_refine`): those whose
-    class margin is below ``fast_margin``, every ``probe_every``-th patch, and the neighbours of
-    probes that moved. ``fast_margin=0`` gives the shared evaluation alone (for embeddings, whose
+    patches whose class margin is below ``fast_margin`` (close decisions). ``fast_margin=0`` gives the shared evaluation alone (for embeddings, whose
     outputs are not class scores); ``1`` recomputes every patch.
 
     Returns ``(logits [n_patches, n_classes], finite [n_patches])``; ``finite`` is False for a
@@ -354,8 +348,6 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
         raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
     if not 0.0 <= fast_margin <= 1.0:
         raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
-    if probe_every < 0:
-        raise ConfigError(f"probe_every must be >= 0, got {probe_every}")
     bands, n_frames = feats.shape
     grid = PatchGrid(n_frames)
     if grid.n_patches == 0:
@@ -371,38 +363,10 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
 
     logits = _shared_logits(net, feats, ok, grid.n_patches)
     if fast_margin > 0:
-        _refine(logits, finite, lambda which: _exact_logits(net, feats, ok, which, batch_size),
-                margin=fast_margin, every=probe_every, tolerance=PROBE_TOLERANCE)
+        close = ((_class_margin(logits) < fast_margin) & finite).nonzero()[:, 0]
+        if len(close):
+            logits[close] = _exact_logits(net, feats, ok, close, batch_size)
     return logits, finite
-
-
-def _refine(logits: torch.Tensor, finite: torch.Tensor, exact, *, margin: float, every: int,
-            tolerance: float) -> None:
-    """Replace, in place, the shared logits ``[n, classes]`` by exact ones (``exact(indices)``)
-    wherever the approximation may decide differently:
-
-    * every patch whose class margin is below ``margin`` (a close decision);
-    * every ``every``-th patch (a probe), and, around each probe whose probabilities differ from
-      the exact ones by more than ``tolerance``, the neighbouring patches, spreading for as long
-      as recomputed patches keep differing: the approximation is locally unreliable there (a
-      run of confident but wrong decisions can outvote the smoothing). ``every=0``: no probes.
-    """
-    n = len(logits)
-    done = torch.zeros(n, dtype=torch.bool)
-    todo = (_class_margin(logits) < margin) & finite
-    if every:
-        todo[::every] |= finite[::every]
-    while bool(todo.any()):
-        which = todo.nonzero()[:, 0]
-        fresh = exact(which)
-        drift = (torch.softmax(fresh, -1) - torch.softmax(logits[which], -1)).abs().amax(-1) > tolerance
-        logits[which] = fresh
-        done |= todo
-        todo = torch.zeros(n, dtype=torch.bool)
-        if every:
-            for p in which[drift].tolist():
-                todo[max(0, p - every + 1): p + every] = True
-            todo &= finite & ~done
 
 
 def _shared_logits(net: CompiledIna, feats: torch.Tensor, ok: torch.Tensor, n_patches: int) -> torch.Tensor:
@@ -441,15 +405,16 @@ def _exact_logits(net: CompiledIna, feats: torch.Tensor, ok: torch.Tensor, which
     return torch.cat(out) if out else torch.empty(0, net.n_classes)
 
 
-def finite_patches(bands: np.ndarray) -> np.ndarray:
-    """Whether each patch of ``bands`` ``[frames, n]`` holds only finite values ``[n_patches]``."""
-    bad = ~np.isfinite(np.asarray(bands)).all(axis=1)
-    n = patch_count(len(bad))
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    csum = np.concatenate([[0], np.cumsum(bad)])
-    starts = np.arange(n) * PATCH_STEP
-    return csum[starts + PATCH_FRAMES] - csum[starts] == 0
+def _windows(bands: np.ndarray) -> np.ndarray:
+    """Every patch of ``bands`` ``[frames, n]`` as a view ``[n_patches, 68, n]``."""
+    view = np.lib.stride_tricks.sliding_window_view(bands, (PATCH_FRAMES, bands.shape[1]))
+    return view[::PATCH_STEP, 0]
+
+
+def finite_patches(bands: np.ndarray, patches: np.ndarray, *, n_bands: int) -> np.ndarray:
+    """Whether each of the given patches of ``bands`` ``[frames, >= n_bands]`` holds only finite
+    values (reads those patches' frames alone)."""
+    return np.isfinite(_windows(bands)[patches][:, :, :n_bands]).all(axis=(1, 2))
 
 
 def exact_patch_probs(model: nn.Module, bands: np.ndarray, patches: np.ndarray, *, n_bands: int,
@@ -458,8 +423,7 @@ def exact_patch_probs(model: nn.Module, bands: np.ndarray, patches: np.ndarray, 
     ``bands`` ``[frames, >= n_bands]``, each normalised by its own statistics; batches run on
     ``pool`` when given."""
     net = compiled_ina(model, bands=n_bands)
-    windows = np.lib.stride_tricks.sliding_window_view(bands, (PATCH_FRAMES, bands.shape[1]))
-    windows = windows[::PATCH_STEP, 0]  # [n_patches, 68, all bands], a view
+    windows = _windows(bands)
 
     def run(part: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(windows[part][:, :, :n_bands])).transpose(1, 2)
