@@ -1,6 +1,7 @@
 """Check a dataset on disk, or write its manifest: the list of clips, labels and groups that
 ``speechmusic run`` trains on. ``layouts`` lists the folder layouts this tool reads (each
-dataset's own, or a manifest)."""
+dataset's own, or a manifest). ``check`` prints, per class, the files found next to the counts
+of the paper's Table 1, and what was left out and why."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import argparse
 import json
 
 from speechmusic.cli._common import add_output, add_verb
-from speechmusic.data import DatasetSpec, check_dataset, list_layouts, load_dataset
+from speechmusic.data import DatasetSpec, list_layouts, load_dataset, survey_dataset, survey_report
+from speechmusic.data.paper import paper_keys, paper_row
 from speechmusic.training.config import parse_overrides
 
 
@@ -36,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                           "unreadable files (exit status 1 if there are any)")
     _spec_args(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument("--paper", metavar="DATASET",
+                       help="the row of the paper's Table 1 to compare with, one of: "
+                            f"{', '.join(paper_keys())}, or none (default: the dataset's --name, "
+                            "else its layout)")
     check.set_defaults(run=run)
     man = add_verb(verbs, "manifest", help="write the dataset's manifest (.csv or .jsonl)")
     _spec_args(man)
@@ -56,15 +62,17 @@ def run(args: argparse.Namespace) -> int:
         for name in list_layouts():
             print(name)
         return 0
-    manifest = load_dataset(_spec(args))
+    spec = _spec(args)
     if args.datasets_verb == "manifest":
+        manifest = load_dataset(spec)
         path = manifest.save(args.output)
         print(f"{path}: {len(manifest)} clips, {manifest.label_counts()}")
         return 0
-    report = check_dataset(manifest)
+    paper = paper_row(layout=args.layout, name=args.name, task=spec.options.get("task"),
+                      paper=args.paper)
+    report = survey_report(survey_dataset(spec), root=args.root, paper=paper)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(f"{args.root} ({args.layout}): {len(manifest)} clips")
         print(report.to_text())
-    return 1 if report.unreadable else 0
+    return 1 if report.check.unreadable else 0

@@ -6,20 +6,30 @@
 """
 
 from speechmusic.data.adapters import (
+    DEFAULT_DROP_REASONS,
     DEFAULT_LABEL_MAPS,
     DatasetSpec,
+    LeftOut,
+    Survey,
     build_manifest,
     list_layouts,
     load_dataset,
     normalize_label,
     scan_audio,
+    survey_dataset,
 )
-from speechmusic.data.check import DatasetReport, check_dataset
+from speechmusic.data.check import DatasetReport, check_dataset, survey_report
 from speechmusic.data.manifest import MANIFEST_COLUMNS, Clip, Manifest
+from speechmusic.data.paper import PAPER_TABLE1, PaperDataset, paper_dataset
 from speechmusic.data.splits import Split, balanced_indices, check_no_leak, group_units, make_folds
 
 __all__ = [
+    "DEFAULT_DROP_REASONS",
     "DEFAULT_LABEL_MAPS",
+    "LeftOut",
+    "PAPER_TABLE1",
+    "PaperDataset",
+    "Survey",
     "MANIFEST_COLUMNS",
     "Clip",
     "DatasetReport",
@@ -35,5 +45,8 @@ __all__ = [
     "load_dataset",
     "make_folds",
     "normalize_label",
+    "paper_dataset",
     "scan_audio",
+    "survey_dataset",
+    "survey_report",
 ]

@@ -63,13 +63,15 @@ class Clip:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None) -> Clip:
-        """Build from a manifest row; empty strings mean ``None``; relative paths join ``base``."""
+    def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None,
+                  ignore_unknown: bool = False) -> Clip:
+        """Build from a manifest row; empty strings mean ``None``; relative paths join ``base``.
+        Columns beyond :data:`MANIFEST_COLUMNS` are an error, or skipped with ``ignore_unknown``."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
-        if unknown:
+        if unknown and not ignore_unknown:
             raise ConfigError(f"unknown manifest column(s) {unknown}; expected {list(MANIFEST_COLUMNS)}")
-        row = {k: (None if v == "" else v) for k, v in data.items()}
+        row = {k: (None if v == "" else v) for k, v in data.items() if k in known}
         for key in ("path", "label"):
             if row.get(key) is None:
                 raise ConfigError(f"manifest row {dict(data)!r} lacks {key!r}")
@@ -226,8 +228,9 @@ class Manifest(Sequence[Clip]):
         return atomic_write_text(path, text)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Manifest:
-        """Read a ``.csv`` or ``.jsonl`` manifest; relative paths are taken from its folder."""
+    def load(cls, path: str | os.PathLike, *, ignore_unknown: bool = False) -> Manifest:
+        """Read a ``.csv`` or ``.jsonl`` manifest; relative paths are taken from its folder.
+        Columns other than :data:`MANIFEST_COLUMNS` are an error unless ``ignore_unknown``."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: no such manifest file")
@@ -247,4 +250,4 @@ class Manifest(Sequence[Clip]):
                     raise ConfigError(f"{path}:{n}: not JSON: {exc}") from None
         else:
             raise ConfigError(f"{path}: a manifest is .csv or .jsonl")
-        return cls(Clip.from_dict(r, base=base) for r in rows)
+        return cls(Clip.from_dict(r, base=base, ignore_unknown=ignore_unknown) for r in rows)
