@@ -95,9 +95,9 @@ def test_segmenting_changes_nothing(ina_weights, tmp_path):
 def test_report_figures_change_nothing():
     result = _probe('''
         from speechmusic.evaluation.report import _figure4
-        png = _figure4([{"model": "INA", "input": "MelSpec", "frame_accuracy_mean": 0.9,
-                         "frame_accuracy_std": 0.01, "file_accuracy_mean": 0.95,
-                         "file_accuracy_std": 0.02}])
+        png = _figure4([{"model": "INA", "title": "INA", "input": "MelSpec", "of_datasets": 4,
+                         "frame_accuracy_mean": 0.9, "frame_accuracy_std": 0.01,
+                         "file_accuracy_mean": 0.95, "file_accuracy_std": 0.02}])
         assert png.startswith(b"\\x89PNG")
     ''')
     _assert_untouched(result)

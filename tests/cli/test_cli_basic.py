@@ -41,3 +41,25 @@ def test_unknown_verb_is_a_usage_error():
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_console_keeps_its_level_when_a_run_lowers_the_package_logger(monkeypatch, capsys) -> None:
+    # A run lowers the package logger to INFO for its run.log; without -v the console must still
+    # show warnings only (before: every INFO line of the run reached the console).
+    import logging
+
+    import speechmusic.cli.datasets as verb
+
+    def noisy(args) -> int:
+        logging.getLogger("speechmusic").setLevel(logging.INFO)
+        logging.getLogger("speechmusic.training.runner").info("fold 0: patches ...")
+        logging.getLogger("speechmusic.training.runner").warning("a warning")
+        return 0
+
+    monkeypatch.setattr(verb, "run", noisy)
+    root_handlers = list(logging.getLogger().handlers)
+    assert main(["datasets", "layouts"]) == 0
+    err = capsys.readouterr().err
+    assert "a warning" in err and "fold 0" not in err
+    assert logging.getLogger().handlers == root_handlers  # the host's root logger untouched
+    assert logging.getLogger("speechmusic").propagate

@@ -78,10 +78,11 @@ def test_study_report_sections_and_context(tmp_path):
     report = study_report(study_run(tmp_path / "run"))
     page = render_html(report.title, report.sections)
     titles = re.findall(r"<h2>([^<]*)</h2>", page)
-    assert titles[:4] == ["All experiments", "Figure 4: accuracy per architecture and input (binary tasks)",
-                          "Figure 5: binary vs 3-class (frame-wise accuracy)", "Folds: data and training"]
+    assert titles[:4] == ["Figure 4: accuracy per architecture and input (binary tasks)",
+                          "Figure 5: binary vs 3-class (frame-wise accuracy)",
+                          "All experiments", "Folds: data and training"]
     assert "Per experiment" in titles and "Skipped clips (1)" in titles
-    assert len(re.findall(r"<h3>", page)) == 7  # one per experiment
+    assert len(re.findall(r"<h3>", page)) == 7 + 1  # one per experiment, Figure 4 per dataset
     # The run's context: protocol and training from config.yaml, sizes and epochs per fold.
     assert "2-fold grouped cross-validation" in page and "at most 2 epochs" in page
     assert "at most 4 training patches per clip" in page
@@ -105,7 +106,8 @@ def test_report_page_in_chromium(tmp_path):
     headings = [h.text.strip() for h in page.headings()]
     assert headings[0] == "Report: run"
     assert any(h.startswith("Figure 4") for h in headings) and any(h.startswith("Figure 5") for h in headings)
-    assert len(page.all("table")) == 4 + 7 + 1  # results, 4, 5, folds; per experiment; skipped
+    # results, 4 (and 4 per dataset), 5, folds; per experiment; skipped clips
+    assert len(page.all("table")) == 5 + 7 + 1
 
 
 def test_transfer_page_in_chromium(tmp_path):
@@ -115,7 +117,7 @@ def test_transfer_page_in_chromium(tmp_path):
 
     run, config = transfer_run(tmp_path)
     files = write_transfer_report(run, config, table2_rows(run, config))
-    page = _check_in_browser(files["report.html"], tmp_path, figures=0, min_tables=4)
+    page = _check_in_browser(files["report.html"], tmp_path, figures=1, min_tables=4)  # table2.png
     headings = [h.text.strip() for h in page.headings()]
     assert headings[:3] == ["Transfer study: demo-transfer", "Table 2 (frame-wise accuracy)",
                             "Table 2 (file-wise accuracy)"]

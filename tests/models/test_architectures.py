@@ -37,6 +37,7 @@ CASES = [
     ("dnn-mfcc", "dnn", MFCC_SWISH, {}),
     ("mlp_head-embedding", "mlp_head", (512,), {}),
     ("mlp_head-melspec", "mlp_head", MELSPEC, {}),
+    ("embedding_head-embedding", "embedding_head", (512,), {}),
     ("vgg-head", "vgg", MELSPEC, {"head_units": 128}),
 ]
 IDS = [c[0] for c in CASES]

@@ -11,11 +11,11 @@ from speechmusic.models import build_model, list_models, model_class
 
 
 def test_list_models():
-    assert list_models() == ["dnn", "ina", "mlp_head", "swishnet", "vgg"]
+    assert list_models() == ["dnn", "embedding_head", "ina", "mlp_head", "swishnet", "vgg"]
 
 
 def test_unknown_name_lists_valid_ones():
-    with pytest.raises(ModelError, match="unknown model 'resnet'.*dnn, ina, mlp_head, swishnet, vgg"):
+    with pytest.raises(ModelError, match="unknown model 'resnet'.*dnn, embedding_head, ina, mlp_head, swishnet, vgg"):
         build_model("resnet", n_classes=2, input_shape=(128, 10))
 
 
@@ -81,3 +81,14 @@ def test_readme_parameter_table_is_current():
 
     readme = Path(__file__).resolve().parents[2] / "src" / "speechmusic" / "models" / "README.md"
     assert parameter_table() in readme.read_text(), "rerun python -m speechmusic.models.summary"
+
+
+def test_embedding_head_is_built_in() -> None:
+    # Checkpoints of the paper's embedding classifier load without importing speechmusic.transfer
+    # (before, the architecture registered itself there).
+    import subprocess
+    import sys
+
+    code = ("import sys; from speechmusic.models import list_models; "
+            "assert 'embedding_head' in list_models(); assert 'speechmusic.transfer' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

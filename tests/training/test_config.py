@@ -111,11 +111,14 @@ def test_paper_config_describes_the_first_stage():
     single = [e for e in exps if len(e.dataset_names) == 1]
     binary = {(e.dataset_names[0], e.model_name, e.features_name) for e in single if e.task_name == "binary"}
     combos = {("ina", "melspec"), ("ina", "mfcc_ina"), ("swishnet", "melspec"),
-              ("swishnet", "mfcc_swishnet"), ("vgg", "melspec"), ("dnn", "melspec")}
+              ("swishnet", "mfcc_swishnet"), ("vgg", "melspec"), ("dnn", "melspec"),
+              # the embedding baselines beside the networks: OpenL3 and two stand-ins
+              ("openl3", "embedding"), ("yamnet", "embedding"), ("ina_published", "embedding")}
     for ds in ("musan", "gtzan", "marolt19", "acmusyt"):
         assert {(m, f) for d, m, f in binary if d == ds} == combos
     three = {e.dataset_names[0] for e in single if e.task_name == "3class"}
     assert three == {"musan", "marolt19"}
+    assert {(e.model_name, e.features_name) for e in single if e.task_name == "3class"} == combos
     assert all(e.task.classes == ["music", "speech", "noise"] for e in single if e.task_name == "3class")
     combined = [e for e in exps if len(e.dataset_names) == 4]
     assert {e.model_name for e in combined} == {"ina", "swishnet", "vgg"}

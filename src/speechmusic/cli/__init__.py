@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,6 @@ from speechmusic import __version__
 from speechmusic.errors import SpeechMusicError
 
 __all__ = ["main", "console_main", "build_parser"]
-
 
 
 def _verb_modules() -> list[str]:
@@ -52,7 +52,15 @@ def console_main() -> None:
     from speechmusic.cli._process import tune_process
 
     tune_process()
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``speechmusic ... | head``): quietly, as other Unix tools do;
+        # stdout is pointed at /dev/null so that the interpreter's final flush does not fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 141
+    sys.exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,10 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # The console gets records at the chosen level through a handler of our own (a run may lower
+    # the package logger's level to fill its run.log with INFO lines; the console keeps its level),
+    # and the host's root logger is left as it is; all of it is undone at the end of the call.
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("speechmusic")
-    previous = logger.level
+    previous, propagate = logger.level, logger.propagate
     logger.setLevel(level)
+    logger.addHandler(console)
+    logger.propagate = False
     try:
         with progress_silenced(args.quiet):
             return int(args.run(args) or 0)
@@ -78,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("speechmusic: interrupted", file=sys.stderr)
         return 130
     finally:
+        logger.removeHandler(console)
         logger.setLevel(previous)
+        logger.propagate = propagate
 
 
 if __name__ == "__main__":  # pragma: no cover

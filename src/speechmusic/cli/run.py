@@ -1,5 +1,7 @@
 """Train and cross-validate the experiments of a YAML config into a run directory; a rerun
-resumes where it stopped. Prints each experiment's frame-wise and file-wise accuracy."""
+resumes where it stopped. An experiment whose data is missing (a dataset root unset, a class
+absent, too few groups) is skipped with its reason while the others run. Prints each
+experiment's frame-wise and file-wise accuracy, and what was skipped."""
 
 from __future__ import annotations
 
@@ -45,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'experiment':<48}{'folds':>6}{'frame acc':>18}{'file acc':>18}")
     for r in result.results:
         print(f"{r['experiment']:<48}{r['n_folds']:>6}{_pct(r, 'frame'):>18}{_pct(r, 'file'):>18}")
+    for rec in result.skipped_experiments:
+        print(f"skipped {rec.experiment}: {rec.reason}")
     stats = result.cache_stats
     print(f"run directory: {out}; features extracted {stats.extracted}, from cache {stats.hits}; "
-          f"skipped clips: {len(result.skipped)}" + (f" (see {out / 'skipped.csv'})" if result.skipped else ""))
+          f"skipped clips: {len(result.skipped)}" + (f" (see {out / 'skipped.csv'})" if result.skipped else "")
+          + f"; skipped experiments: {len(result.skipped_experiments)}"
+          + (f" (see {out / 'skipped_experiments.csv'})" if result.skipped_experiments else ""))
     return 0

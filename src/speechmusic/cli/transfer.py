@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
                           on_event=lambda msg: print(msg, flush=True))
     print()
     print(table2_markdown(result.table, level=config.table_level))
+    for rec in result.skipped_experiments:
+        print(f"skipped {rec.experiment}: {rec.reason}")
     print(f"\n{config.table_level}-wise accuracy; run directory: {out} (table2.md, table2.csv, "
-          f"report.html); {time.perf_counter() - start:.0f} s; skipped clips: {len(result.skipped)}")
+          f"table2.png, report.html); {time.perf_counter() - start:.0f} s; skipped clips: "
+          f"{len(result.skipped)}; skipped experiments: {len(result.skipped_experiments)}")
     return 0

@@ -33,7 +33,10 @@ _INPUT_NAMES = {"logmel": "MelSpec", "mfcc": "MFCC", "ina_bands": "InaBands"}
 
 
 def input_name(kind: str) -> str:
-    """The paper's name of an input representation kind (``logmel`` -> ``MelSpec``)."""
+    """The paper's name of an input representation kind (``logmel`` -> ``MelSpec``; an
+    embedder's output, ``embedding:<embedder>``, -> ``Embedding``)."""
+    if kind and kind.startswith("embedding"):
+        return "Embedding"
     return _INPUT_NAMES.get(kind, kind or "?")
 
 

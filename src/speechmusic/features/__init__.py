@@ -2,7 +2,7 @@
 
 from speechmusic.features.config import FEATURE_KINDS, PRESETS, FeatureConfig
 from speechmusic.features.modules import MFCC, LogMel, build_frontend, compute_features
-from speechmusic.features.normalize import FeatureNormalizer
+from speechmusic.features.normalize import FeatureNormalizer, PatchStandardizer
 from speechmusic.features.patches import make_patches, patch_starts
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "PRESETS",
     "FeatureConfig",
     "FeatureNormalizer",
+    "PatchStandardizer",
     "InaBands",
     "LogMel",
     "MFCC",

@@ -9,7 +9,7 @@ import numpy as np
 
 from speechmusic.errors import ConfigError
 
-__all__ = ["FeatureNormalizer"]
+__all__ = ["FeatureNormalizer", "PatchStandardizer"]
 
 
 class FeatureNormalizer:
@@ -77,3 +77,29 @@ class FeatureNormalizer:
     def __repr__(self) -> str:
         n = None if self.mean is None else self.mean.shape[0]
         return f"FeatureNormalizer(n_features={n}, fitted={self.fitted})"
+
+
+class PatchStandardizer:
+    """inaSpeechSegmenter's input normalisation as a normaliser: each patch ``[..., F, T]`` minus
+    its mean, divided by its (population) standard deviation, both over the whole patch.
+
+    Nothing to fit (``fitted`` is always true). Unlike :class:`FeatureNormalizer` it must be
+    applied to patches, never to a whole clip's features. A checkpoint trained with it carries no
+    normaliser and ``extra["input_normalization"] == "per_patch"`` (as INA's imported networks do).
+    """
+
+    fitted = True
+    kind = "per_patch"
+
+    def transform(self, patches: np.ndarray) -> np.ndarray:
+        """Standardise ``[..., n_features, patch_frames]`` patch by patch (float32)."""
+        a = np.asarray(patches, dtype=np.float32)
+        if a.ndim < 2:
+            raise ConfigError(f"expected patches [..., n_features, frames], got shape {a.shape}")
+        mean = a.mean(axis=(-2, -1), keepdims=True)
+        std = a.std(axis=(-2, -1), keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (a - mean) / std
+
+    def __repr__(self) -> str:
+        return "PatchStandardizer()"

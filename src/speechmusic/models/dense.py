@@ -52,3 +52,27 @@ class DenseBaseline(_Dense):
 @register("mlp_head")
 class MlpHead(_Dense):
     """The classifier appended to embeddings: a 128-unit dense layer plus the output layer."""
+
+
+@register("embedding_head")
+class EmbeddingHead(MlpHead):
+    """The classifier on embeddings with the paper's sigmoid output (section 4.1): a dense layer
+    of ``units`` (ReLU), then one sigmoid unit per class.
+
+    ``forward`` returns ``log(sigmoid(a))`` for the output units' activations ``a``. The fit loop
+    minimises the cross-entropy of a softmax over what a model returns; over these values that
+    is ``-log(sigmoid(a_y) / sum_k sigmoid(a_k))``, Keras' categorical cross-entropy on sigmoid
+    outputs (which normalises them by their sum), and ``predict_proba`` (softmax) gives those
+    normalised sigmoid outputs. With two classes it is one sigmoid unit in all but name.
+    ``output="softmax"`` makes it ``mlp_head``.
+    """
+
+    def __init__(self, *, n_classes: int, input_shape: Sequence[int], units: int = 128,
+                 dropout: float = 0.0, head_units: int | None = None, output: str = "sigmoid") -> None:
+        super().__init__(n_classes=n_classes, input_shape=input_shape, units=units, dropout=dropout,
+                         head_units=head_units)
+        if output not in ("sigmoid", "softmax"):
+            raise ModelError(f"embedding_head: output must be 'sigmoid' or 'softmax', got {output!r}")
+        if output == "sigmoid":
+            self.classifier = nn.Sequential(self.classifier, nn.LogSigmoid())
+        self.params["output"] = output

@@ -26,7 +26,7 @@ from speechmusic.data.manifest import Clip
 from speechmusic.errors import AudioDecodeError, AudioFileNotFoundError, ConfigError
 from speechmusic.features import FeatureConfig, build_frontend, compute_features
 
-__all__ = ["CacheStats", "FeatureCache", "FeatureRef", "default_cache_dir"]
+__all__ = ["CacheStats", "FeatureCache", "FeatureRef", "checked_features", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,19 @@ class FeatureRef:
         return cls(shape=array.shape, array=np.asarray(array, dtype=np.float32))
 
 
+def checked_features(feats: np.ndarray, config: FeatureConfig, *, path: str | None) -> np.ndarray:
+    """``feats`` as contiguous float32 after checking its values: NaN or +inf is an error; -inf
+    is allowed only in INA's bands, where digital silence gives it (as in inaSpeechSegmenter;
+    :class:`~speechmusic.training.patches.PatchSet` leaves such patches out)."""
+    a = np.ascontiguousarray(feats, dtype=np.float32)
+    finite = np.isfinite(a)
+    if not finite.all():
+        silent = config.kind == "ina_bands" and bool(np.all(np.isneginf(a[~finite])))
+        if not silent:
+            raise AudioDecodeError(path, "features contain NaN or infinite values")
+    return a
+
+
 class FeatureCache:
     """Features of clips, computed on first use and memory-mapped afterwards.
 
@@ -128,9 +141,7 @@ class FeatureCache:
         audio = load_audio(clip.path, sr=config.sample_rate, offset=clip.start or 0.0,
                            duration=clip.duration)
         feats = compute_features(audio, config, frontend=self._frontend(config))
-        if not np.isfinite(feats).all():
-            raise AudioDecodeError(clip.path, "features contain NaN or infinite values")
-        return np.ascontiguousarray(feats, dtype=np.float32)
+        return checked_features(feats, config, path=clip.path)
 
     def ref(self, clip: Clip, config: FeatureConfig) -> FeatureRef:
         """A handle on the clip's features, computing and storing them on a miss.

@@ -42,6 +42,10 @@ __all__ = [
     "ProtocolConfig",
     "TrainConfig",
     "ExperimentSpec",
+    "EmbedderSpec",
+    "EMBEDDER_SPEC_KINDS",
+    "FigureSpec",
+    "ReportSpec",
     "RunConfig",
     "Experiment",
     "load_config",
@@ -50,6 +54,7 @@ __all__ = [
     "resolve_variables",
     "expand_experiments",
     "config_to_yaml",
+    "protocol_differences",
 ]
 
 
@@ -82,6 +87,13 @@ def training_differences(section: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (section or {}).items() if k not in defaults or defaults[k] != v}
 
 
+def protocol_differences(section: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``protocol`` mapping without the keys at their :class:`ProtocolConfig` defaults (see
+    :func:`training_differences`)."""
+    defaults = asdict(ProtocolConfig())
+    return {k: v for k, v in (section or {}).items() if k not in defaults or defaults[k] != v}
+
+
 @dataclass
 class ProtocolConfig:
     """The evaluation protocol (paper section 4.3).
@@ -90,11 +102,22 @@ class ProtocolConfig:
     of the clips (grouped and stratified; ``test_fraction: null`` is classic k-fold).
     ``balance``: random down-sampling of training and validation patches to the rarest class (of
     each dataset, when several are combined, so every dataset has an equal share);
-    ``balance_test`` does the same to test patches (off: file-wise results need whole files).
+    ``balance_test`` does the same to test patches: the paper's reading ("All data is balanced by
+    random down-sampling", section 4.3), where frame-wise accuracy is that of a balanced test set
+    and file-wise accuracy votes over each test file's remaining patches (a file left without any
+    is not scored). Off (the default), every patch of every test file is scored.
     ``short_clips``: ``skip`` clips shorter than one patch (listed in ``skipped.csv``) or ``pad``
     them to one patch. ``max_patches_per_clip``: cap on training patches taken from one clip
     (evenly spaced), to bound long files' weight and the run time (validation and test use every
     patch). ``folds``: run only these.
+
+    Audio (paper section 4.2: "All datasets were normalized in a range of [-1, 1] in time domain
+    and unified to a sampling rate of 22050 Hz and 16 bits"): every clip is decoded and peak
+    normalised; ``unify_sample_rate`` resamples it to that rate first (``null``: straight to the
+    rate of the input representation or embedder); ``bit_depth`` then rounds it to that many bits
+    (16: 65535 levels in [-1, 1], as 16-bit PCM files hold it; ``null``: kept as float). An
+    input representation or embedder at another rate resamples the unified signal (OpenL3 takes
+    48 kHz, YAMNet and INA's front-end 16 kHz).
     """
 
     n_folds: int = 5
@@ -106,8 +129,14 @@ class ProtocolConfig:
     short_clips: str = "skip"
     max_patches_per_clip: int | None = None
     folds: list[int] | None = None
+    unify_sample_rate: int | None = None
+    bit_depth: int | None = None
 
     def __post_init__(self) -> None:
+        if self.unify_sample_rate is not None and self.unify_sample_rate <= 0:
+            raise ConfigError(f"unify_sample_rate must be positive or null, got {self.unify_sample_rate}")
+        if self.bit_depth is not None and not 2 <= self.bit_depth <= 32:
+            raise ConfigError(f"bit_depth must lie in 2..32 or be null, got {self.bit_depth}")
         if self.short_clips not in ("skip", "pad"):
             raise ConfigError(f"short_clips must be 'skip' or 'pad', got {self.short_clips!r}")
         if self.max_patches_per_clip is not None and self.max_patches_per_clip <= 0:
@@ -128,7 +157,14 @@ class TrainConfig:
     (faster batches); larger ones are read from the memory-mapped feature cache per batch.
     ``gain_jitter_db``: each training patch is played back quieter by a random 0 to this many
     dB (log-mel inputs only; 0, the paper's protocol: off). Clips are peak-normalised, so without
-    it a network may learn loudness as a cue and fail on quiet passages of long recordings."""
+    it a network may learn loudness as a cue and fail on quiet passages of long recordings.
+    ``bn_recalibration``: before every validation, the batch-norm statistics of the trainable
+    layers are re-estimated on up to this many training patches with the current weights
+    (precise BN; 0: off, the running averages alone as in Keras). The paper's Keras layers keep
+    running averages with momentum 0.99; over the few hundred steps a small dataset gives, those
+    averages still lean on their initial values, so validation, early stopping and the saved
+    model all see statistics of weights long gone (on real-mix: VGG 83.8 % frame-wise with the
+    running averages, 94.3 % with re-estimated statistics and the same weights)."""
 
     learning_rate: float = 1e-3
     batch_size: int = 64
@@ -140,8 +176,11 @@ class TrainConfig:
     deterministic: bool = True
     max_memory_mb: int = 1024
     gain_jitter_db: float = 0.0
+    bn_recalibration: int = 4096
 
     def __post_init__(self) -> None:
+        if self.bn_recalibration < 0:
+            raise ConfigError(f"bn_recalibration must be >= 0, got {self.bn_recalibration}")
         if not self.gain_jitter_db >= 0:
             raise ConfigError(f"gain_jitter_db must be >= 0, got {self.gain_jitter_db}")
         if not self.learning_rate > 0:
@@ -155,23 +194,90 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
+EMBEDDER_SPEC_KINDS = ("ina", "yamnet", "openl3", "checkpoint")
+
+
+@dataclass
+class EmbedderSpec:
+    """A general pretrained embedding evaluated as a baseline: its frames feed a trainable
+    classifier (the embedding itself never trains).
+
+    ``kind``: ``ina``, ``yamnet``, ``openl3`` or ``checkpoint``; ``params`` go to the embedder
+    (e.g. ``{input_repr: mel256, embedding_size: 512, hop_seconds: 0.1}``; ``variant`` for INA,
+    ``path`` for a checkpoint); ``weights`` is its weight file or folder (``null``: the default
+    location). ``title`` names its rows in figures and tables; ``stand_in`` marks an embedding the
+    paper does not have, run in the place of one it has (YAMNet and INA's published network
+    where OpenL3's weights are absent): its rows say so. ``optional``: when its weights or
+    packages are missing, its experiments are skipped with the reason instead of stopping the run.
+
+    The classifier is the paper's for OpenL3 (section 4.1: "These vectors are normalized between
+    0 and 1 and used as input for a trainable neural classifier consisting of a 128 unit dense
+    layer followed by the final classifier with Sigmoid activation"): ``scaling: minmax`` maps
+    each embedding dimension to [0, 1] by its minimum and maximum over the training split
+    (``zero_mean``: the networks' own normaliser, zero mean in [-1, 1]); ``output: sigmoid``
+    ends in sigmoid units (``softmax``: a softmax layer).
+    """
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+    title: str = ""
+    optional: bool = False
+    stand_in: bool = False
+    scaling: str = "minmax"
+    output: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        if self.kind not in EMBEDDER_SPEC_KINDS:
+            raise ConfigError(f"embedder kind must be one of {EMBEDDER_SPEC_KINDS}, got {self.kind!r}")
+        if self.scaling not in ("minmax", "zero_mean"):
+            raise ConfigError(f"embedder scaling must be 'minmax' or 'zero_mean', got {self.scaling!r}")
+        if self.output not in ("sigmoid", "softmax"):
+            raise ConfigError(f"embedder output must be 'sigmoid' or 'softmax', got {self.output!r}")
+
+
 @dataclass
 class ExperimentSpec:
-    """A grid: every model x each of its input representations, on ``datasets`` (several are
-    combined with balanced shares) for ``task``. ``features`` overrides the models' own lists.
-    ``name`` is a template with ``{datasets}``, ``{task}``, ``{model}``, ``{features}``."""
+    """A grid: every model x each of its input representations, and every embedder of
+    ``embedders`` (a baseline on its embeddings, input name ``embedding``), on ``datasets``
+    (several are combined with balanced shares) for ``task``. ``features`` overrides the models'
+    own lists. ``name`` is a template with ``{datasets}``, ``{task}``, ``{model}`` (the model's or
+    embedder's name), ``{features}``."""
 
     datasets: list[str]
     task: str
-    models: list[str]
+    models: list[str] = field(default_factory=list)
     features: list[str] | None = None
     name: str = "{datasets}-{task}-{model}-{features}"
+    embedders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FigureSpec:
+    """Which experiments a figure of the report shows: single-dataset experiments on
+    ``datasets`` (``null``: every dataset that has one) for ``tasks`` (``null``: by class count,
+    see :mod:`speechmusic.evaluation.report`)."""
+
+    datasets: list[str] | None = None
+    tasks: list[str] | None = None
+
+
+@dataclass
+class ReportSpec:
+    """The paper's figures from a run (``speechmusic report``): ``figure4`` averages the first
+    task of ``tasks`` over ``datasets``; ``figure5`` puts the tasks of ``tasks`` side by side per
+    dataset of ``datasets``. Changing it changes no result: it may differ on resume."""
+
+    figure4: FigureSpec = field(default_factory=FigureSpec)
+    figure5: FigureSpec = field(default_factory=FigureSpec)
 
 
 @dataclass
 class RunConfig:
     """A whole run: see the module docstring. ``cache_dir``: the feature cache (default
-    ``$SPEECHMUSIC_CACHE`` or ``~/.cache/speechmusic/features``)."""
+    ``$SPEECHMUSIC_CACHE`` or ``~/.cache/speechmusic/features``). ``embedders``: general
+    embeddings that grids may evaluate beside the networks (see :class:`EmbedderSpec`), each with
+    a classifier of ``head_units`` hidden units. ``report``: what the paper's figures show."""
 
     name: str = "run"
     seed: int = 0
@@ -184,6 +290,13 @@ class RunConfig:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     experiments: list[ExperimentSpec] = field(default_factory=list)
+    embedders: dict[str, EmbedderSpec] = field(default_factory=dict)
+    head_units: int = 128
+    report: ReportSpec = field(default_factory=ReportSpec)
+
+    def __post_init__(self) -> None:
+        if self.head_units <= 0:
+            raise ConfigError(f"head_units must be positive, got {self.head_units}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -229,12 +342,16 @@ class Experiment:
     model: ModelSpec
     features_name: str
     features: FeatureConfig
+    embedder: EmbedderSpec | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "datasets": self.dataset_names, "task": self.task_name,
-                "classes": self.task.classes, "model": self.model_name, "arch": self.model.name,
-                "model_params": self.model.params, "features": self.features_name,
-                "feature_config": self.features.to_dict()}
+        out = {"name": self.name, "datasets": self.dataset_names, "task": self.task_name,
+               "classes": self.task.classes, "model": self.model_name, "arch": self.model.name,
+               "model_params": self.model.params, "features": self.features_name,
+               "feature_config": self.features.to_dict()}
+        if self.embedder is not None:
+            out["embedder"] = {k: v for k, v in to_dict(self.embedder).items() if k != "weights"}
+        return out
 
 
 # ----------------------------------------------------------------------------- variables
@@ -379,8 +496,14 @@ def read_config_mapping(path: str | os.PathLike | None = None, *, data: dict[str
 def load_config(path: str | os.PathLike | None = None, *, data: dict[str, Any] | None = None,
                 overrides: list[str] | list[tuple[str, Any]] | None = None,
                 env: dict[str, str] | None = None) -> RunConfig:
-    """Read a YAML run config (or take ``data``), apply overrides, resolve variables, validate."""
-    return RunConfig.from_dict(read_config_mapping(path, data=data, overrides=overrides, env=env))
+    """Read a YAML run config (or take ``data``), apply overrides, resolve variables, validate.
+
+    An embedder's ``weights`` left as an unset ``${VAR}`` means its default location."""
+    config = RunConfig.from_dict(read_config_mapping(path, data=data, overrides=overrides, env=env))
+    for spec in config.embedders.values():
+        if unresolved(spec.weights):
+            spec.weights = None
+    return config
 
 
 def config_to_yaml(config: RunConfig) -> str:
@@ -388,6 +511,9 @@ def config_to_yaml(config: RunConfig) -> str:
 
 
 # ----------------------------------------------------------------------------- grids
+
+#: The input name of experiments on an embedder's output (``{features}`` in experiment names).
+EMBEDDING_FEATURES = "embedding"
 
 
 def _safe(name: str) -> str:
@@ -406,27 +532,39 @@ def expand_experiments(config: RunConfig, *, only: list[str] | None = None) -> l
                 raise ConfigError(f"{where}.datasets: unknown dataset {d!r}; defined: {sorted(config.datasets)}")
         if grid.task not in config.tasks:
             raise ConfigError(f"{where}.task: unknown task {grid.task!r}; defined: {sorted(config.tasks)}")
-        if not grid.datasets or not grid.models:
-            raise ConfigError(f"{where}: needs at least one dataset and one model")
+        if not grid.datasets or not (grid.models or grid.embedders):
+            raise ConfigError(f"{where}: needs at least one dataset and one model or embedder")
+
+        def add(model_name: str, spec: ModelSpec, feat: str, fc: FeatureConfig,
+                embedder: EmbedderSpec | None = None, grid: ExperimentSpec = grid,
+                where: str = where) -> None:
+            try:
+                name = grid.name.format(datasets="+".join(grid.datasets), task=grid.task,
+                                        model=model_name, features=feat)
+            except (KeyError, IndexError) as exc:
+                raise ConfigError(f"{where}.name: unknown placeholder {exc} in {grid.name!r}") from None
+            name = _safe(name)
+            if name in seen:
+                raise ConfigError(f"{where}: experiment name {name!r} occurs twice; make the "
+                                  "name template distinguish them")
+            seen.add(name)
+            out.append(Experiment(
+                name=name, dataset_names=list(grid.datasets),
+                datasets=[config.datasets[d] for d in grid.datasets], task_name=grid.task,
+                task=config.tasks[grid.task], model_name=model_name, model=spec,
+                features_name=feat, features=fc, embedder=embedder))
+
         for model_name in grid.models:
             spec = config.model_spec(model_name)
             for feat in grid.features if grid.features is not None else spec.features:
-                fc = config.feature_config(feat)
-                try:
-                    name = grid.name.format(datasets="+".join(grid.datasets), task=grid.task,
-                                            model=model_name, features=feat)
-                except (KeyError, IndexError) as exc:
-                    raise ConfigError(f"{where}.name: unknown placeholder {exc} in {grid.name!r}") from None
-                name = _safe(name)
-                if name in seen:
-                    raise ConfigError(f"{where}: experiment name {name!r} occurs twice; make the "
-                                      "name template distinguish them")
-                seen.add(name)
-                out.append(Experiment(
-                    name=name, dataset_names=list(grid.datasets),
-                    datasets=[config.datasets[d] for d in grid.datasets], task_name=grid.task,
-                    task=config.tasks[grid.task], model_name=model_name, model=spec,
-                    features_name=feat, features=fc))
+                add(model_name, spec, feat, config.feature_config(feat))
+        for emb_name in grid.embedders:
+            if emb_name not in config.embedders:
+                raise ConfigError(f"{where}.embedders: unknown embedder {emb_name!r}; defined: "
+                                  f"{sorted(config.embedders)}")
+            # The classifier on the embeddings; its input shape comes from the embedder at run time.
+            add(emb_name, ModelSpec(name="embedding_head", params={}, features=[EMBEDDING_FEATURES]),
+                EMBEDDING_FEATURES, FeatureConfig(), config.embedders[emb_name])
     if only:
         out = [e for e in out if any(fnmatch.fnmatch(e.name, pat) for pat in only)]
     return out

@@ -32,14 +32,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from speechmusic.audio import load_audio, resample
 from speechmusic.data.files import atomic_write, atomic_write_json
-from speechmusic.data.manifest import Manifest
+from speechmusic.data.manifest import Clip, Manifest
 from speechmusic.data.splits import Split, check_no_leak, make_folds
 from speechmusic.errors import AudioError, ConfigError
 from speechmusic.evaluation.metrics import aggregate_folds, evaluate_predictions
-from speechmusic.features import FeatureConfig, FeatureNormalizer
+from speechmusic.features import FeatureConfig, FeatureNormalizer, compute_features
+from speechmusic.features.normalize import PatchStandardizer
 from speechmusic.progress import progress
-from speechmusic.training.cache import FeatureCache, FeatureRef
+from speechmusic.training.cache import FeatureCache, FeatureRef, checked_features
 from speechmusic.training.config import ProtocolConfig, TrainConfig
 from speechmusic.training.loop import (
     EpochLog,
@@ -52,6 +54,12 @@ from speechmusic.training.loop import (
 from speechmusic.training.patches import PatchSet
 
 __all__ = [
+    "AudioProtocol",
+    "UnifiedAudioCache",
+    "protocol_cache",
+    "quantize",
+    "fit_minmax",
+    "check_splittable",
     "SkipRecord",
     "PreparedData",
     "FoldContext",
@@ -110,6 +118,105 @@ class CVResult:
     trained_folds: list[int]
 
 
+def quantize(audio: np.ndarray, bits: int) -> np.ndarray:
+    """``audio`` in [-1, 1] rounded to ``bits``-bit PCM levels (``2 ** (bits - 1) - 1`` steps
+    each side of zero, as a float-to-PCM conversion writes them; samples beyond ±1 clip)."""
+    levels = float(2 ** (int(bits) - 1) - 1)
+    return (np.round(np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0) * levels)
+            / levels).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class AudioProtocol:
+    """How a clip's signal is prepared before features or embeddings (paper section 4.2): decoded,
+    peak-normalised into [-1, 1], resampled to ``unify_sample_rate`` (``None``: straight to the
+    consumer's rate), rounded to ``bit_depth`` bits (``None``: float), then resampled to the
+    rate of whoever reads it (an input representation or an embedder)."""
+
+    unify_sample_rate: int | None = None
+    bit_depth: int | None = None
+
+    @classmethod
+    def of(cls, protocol: ProtocolConfig) -> AudioProtocol:
+        return cls(unify_sample_rate=protocol.unify_sample_rate, bit_depth=protocol.bit_depth)
+
+    @property
+    def active(self) -> bool:
+        """Whether it differs from plain decoding at the consumer's rate."""
+        return self.unify_sample_rate is not None or self.bit_depth is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {"unify_sample_rate": self.unify_sample_rate, "bit_depth": self.bit_depth}
+
+    def load(self, clip: Clip, sample_rate: int) -> np.ndarray:
+        """The clip's signal at ``sample_rate``, prepared as described; raises ``AudioError``."""
+        rate = self.unify_sample_rate or int(sample_rate)
+        audio = load_audio(clip.path, sr=rate, offset=clip.start or 0.0, duration=clip.duration)
+        if self.bit_depth is not None:
+            audio = quantize(audio, self.bit_depth)
+        if rate != sample_rate:
+            audio = resample(audio, orig_sr=rate, target_sr=int(sample_rate))
+        return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+class UnifiedAudioCache(FeatureCache):
+    """A :class:`FeatureCache` whose features are computed from audio prepared by an
+    :class:`AudioProtocol` (its settings enter every entry's key). ``stats`` may be shared with
+    the cache it stands in for."""
+
+    def __init__(self, root: str | Path | None, audio: AudioProtocol, *, stats: Any = None) -> None:
+        super().__init__(root)
+        self.audio = audio
+        if stats is not None:
+            self.stats = stats
+        self._identity = json.dumps(audio.describe(), sort_keys=True)
+
+    def key(self, clip: Clip, config: FeatureConfig) -> str:
+        base = super().key(clip, config)
+        return hashlib.sha256((base + self._identity).encode()).hexdigest()[:32]
+
+    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
+        audio = self.audio.load(clip, config.sample_rate)
+        feats = compute_features(audio, config, frontend=self._frontend(config))
+        return checked_features(feats, config, path=clip.path)
+
+
+def protocol_cache(cache: FeatureCache, protocol: ProtocolConfig) -> FeatureCache:
+    """``cache`` itself, or a :class:`UnifiedAudioCache` on the same folder (and counters) when
+    the protocol asks for a unified sample rate or bit depth."""
+    audio = AudioProtocol.of(protocol)
+    if not audio.active or isinstance(cache, UnifiedAudioCache):
+        return cache
+    return UnifiedAudioCache(cache.root, audio, stats=cache.stats)
+
+
+def fit_minmax(features: Iterable[np.ndarray]) -> FeatureNormalizer:
+    """A normaliser mapping each feature (row of ``[n_features, frames]``) to [0, 1] by its
+    minimum and maximum over ``features`` (the training split): ``(x - min) / (max - min)``, as a
+    :class:`FeatureNormalizer` (mean = min, scale = range), so checkpoints store it as any other."""
+    lo = hi = None
+    for feats in features:
+        a = np.asarray(feats, dtype=np.float64)
+        if a.ndim < 2:
+            raise ConfigError(f"expected [..., n_features, frames], got shape {a.shape}")
+        a = np.moveaxis(a, -2, 0).reshape(a.shape[-2], -1)
+        if a.shape[1] == 0:
+            continue
+        if not np.isfinite(a).all():
+            raise ConfigError("non-finite feature values in the training data")
+        if lo is None:
+            lo, hi = a.min(1), a.max(1)
+        else:
+            if a.shape[0] != lo.shape[0]:
+                raise ConfigError(f"feature count changed from {lo.shape[0]} to {a.shape[0]}")
+            lo, hi = np.minimum(lo, a.min(1)), np.maximum(hi, a.max(1))
+    if lo is None:
+        raise ConfigError("cannot fit a normaliser on no data")
+    scale = hi - lo
+    scale[scale <= 0] = 1.0  # a constant feature maps to zero
+    return FeatureNormalizer(lo.astype(np.float32), scale.astype(np.float32))
+
+
 def extract_features(manifest: Manifest, config: FeatureConfig, cache: FeatureCache, *,
                      desc: str = "features", features_name: str = "") -> PreparedData:
     """Features of every clip (from the cache where present); unreadable clips are skipped with
@@ -155,6 +262,19 @@ def _stratify_keys(manifest: Manifest) -> list[Any] | None:
     return [(c.dataset, c.label) for c in manifest] if len(manifest.datasets) > 1 else None
 
 
+def check_splittable(manifest: Manifest, *, labels: list[str], protocol: ProtocolConfig) -> None:
+    """Raise :class:`ConfigError` with the reason when :func:`cross_validate` could not split
+    ``manifest`` by ``protocol`` (too few independent groups for its blocks) or when a class of
+    ``labels`` has no clip: what a run reports as a skipped experiment before training."""
+    missing = [lab for lab in labels if lab not in set(manifest.labels)]
+    if missing:
+        have = ", ".join(sorted(set(manifest.labels))) or "nothing"
+        raise ConfigError(f"no clips of class(es) {missing} (the data has {have})")
+    make_folds(manifest, n_folds=protocol.n_folds, test_fraction=protocol.test_fraction,
+               val_fraction=protocol.val_fraction, seed=protocol.seed,
+               stratify=_stratify_keys(manifest))
+
+
 def _save_model(path: Path, model: nn.Module, *, labels: list[str], feature_config: FeatureConfig,
                 normalizer: FeatureNormalizer | None, extra: dict[str, Any]) -> None:
     from speechmusic.models import SpeechMusicModel, save_checkpoint
@@ -187,6 +307,7 @@ def cross_validate(
     features_name: str = "",
     checkpoint_extra: dict[str, Any] | None = None,
     on_fold_end: Callable[[int, dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[int, EpochLog], None] | None = None,
 ) -> CVResult:
     """Run (or resume) k-fold cross-validation of one model on one manifest.
 
@@ -202,13 +323,16 @@ def cross_validate(
         prepared: features already extracted for ``manifest`` (skips extraction).
         trainable: ``model -> parameters`` the optimiser updates (default: the model's
             ``trainable_parameters()``, i.e. what is not frozen).
-        normalizer: ``"fit"`` fits a :class:`FeatureNormalizer` on each fold's training clips;
-            a fitted normaliser is used as is (e.g. a pretrained checkpoint's); ``None``: none.
+        normalizer: ``"fit"`` fits a :class:`FeatureNormalizer` on each fold's training clips
+            (zero mean, into [-1, 1]); ``"minmax"`` scales each feature to [0, 1] by its range
+            on the training clips (:func:`fit_minmax`); a fitted normaliser is used as is (e.g.
+            a pretrained checkpoint's); ``None``: none.
         seed: base seed of weights, shuffling and dropout (splits use ``protocol.seed``).
         name: the experiment's name (enters the fold seeds and the logs).
         features_name: the representation's name, for ``skipped`` records.
         checkpoint_extra: merged into every checkpoint's ``extra``.
         on_fold_end: called with ``(fold, metrics)`` after each newly trained fold.
+        on_epoch: called with ``(fold, EpochLog)`` after every training epoch (progress).
 
     Returns:
         :class:`CVResult`: per-fold metrics (also those of earlier, resumed runs), their summary
@@ -219,8 +343,10 @@ def cross_validate(
     cache = cache or FeatureCache(None)
     out_dir = Path(out_dir)
     labels = list(labels)
-    if isinstance(normalizer, str) and normalizer != "fit":
-        raise ConfigError(f"normalizer must be 'fit', a FeatureNormalizer or None, got {normalizer!r}")
+    if isinstance(normalizer, str) and normalizer not in ("fit", "minmax", "per_patch"):
+        raise ConfigError(f"normalizer must be 'fit', 'minmax', 'per_patch', a FeatureNormalizer "
+                          f"or None, got "
+                          f"{normalizer!r}")
     if prepared is None:
         prepared = extract_features(manifest, feature_config, cache, desc=f"features {name}".strip(),
                                     features_name=features_name)
@@ -273,7 +399,7 @@ def cross_validate(
             balance_keys=balance_keys, feature_config=feature_config, model_factory=model_factory,
             fold_dir=fold_dir, protocol=protocol, training=training, trainable=trainable,
             normalizer=normalizer, seed=fold_seed(seed, name, split.fold), name=name,
-            checkpoint_extra=checkpoint_extra or {})
+            checkpoint_extra=checkpoint_extra or {}, on_epoch_end=on_epoch)
         fold_metrics.append(metrics)
         trained.append(split.fold)
         if on_fold_end is not None:
@@ -292,7 +418,8 @@ def _patchset(indices: Iterable[int], *, refs: list[FeatureRef], clip_y: np.ndar
     keep = [i for i in indices if i not in short]
     data = PatchSet([refs[i] for i in keep], clip_y[keep], patch_frames=feature_config.patch_frames,
                     hop=feature_config.hop, normalizer=normalizer, max_patches_per_clip=limit,
-                    pad=pad, clip_keys=[balance_keys[i] for i in keep])
+                    pad=pad, clip_keys=[balance_keys[i] for i in keep],
+                    drop_nonfinite=feature_config.kind == "ina_bands")
     return data, keep
 
 
@@ -302,7 +429,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
               fold_dir: Path, protocol: ProtocolConfig, training: TrainConfig,
               trainable: Callable[[nn.Module], Iterable[nn.Parameter]] | None,
               normalizer: str | FeatureNormalizer | None, seed: int, name: str,
-              checkpoint_extra: dict[str, Any]) -> dict[str, Any]:
+              checkpoint_extra: dict[str, Any],
+              on_epoch_end: Callable[[int, EpochLog], None] | None = None) -> dict[str, Any]:
     check_no_leak(clips, split)
     fold_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(fold_dir / "split.json", split.to_dict(clips))
@@ -313,6 +441,10 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
     if normalizer == "fit":
         norm: FeatureNormalizer | None = FeatureNormalizer().fit(
             refs[i].load() for i in train_idx)  # training split only
+    elif normalizer == "minmax":
+        norm = fit_minmax(refs[i].load() for i in train_idx)
+    elif normalizer == "per_patch":  # INA's networks: every patch standardised on its own
+        norm = PatchStandardizer()  # type: ignore[assignment]
     else:
         norm = normalizer  # type: ignore[assignment]
     pad = protocol.short_clips == "pad"
@@ -353,6 +485,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
         with train_log.open("a", encoding="utf-8") as fh:  # a live log: appended per epoch
             fh.write(f"epoch {e.epoch:4d} loss {e.train_loss:.4f} acc {e.train_accuracy:.4f}"
                      f"{val_part} ({e.seconds:.1f} s)\n")
+        if on_epoch_end is not None:
+            on_epoch_end(split.fold, e)
 
     direction = gain_direction(feature_config, norm) if training.gain_jitter_db else None
     result: FitResult = fit(model, train, val, config=training, parameters=params, seed=seed,
@@ -375,6 +509,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
         labels=np.array(labels, dtype=str)))
     extra = {"experiment": name, "fold": split.fold, "seed": seed, "best_epoch": result.best_epoch,
              **checkpoint_extra}
+    if isinstance(norm, PatchStandardizer):  # stored as INA's imported checkpoints store it
+        norm, extra = None, {**extra, "input_normalization": norm.kind}
     _save_model(fold_dir / "model.pt", model, labels=labels, feature_config=feature_config,
                 normalizer=norm, extra=extra)
     metrics.update({

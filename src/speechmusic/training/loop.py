@@ -27,8 +27,8 @@ from speechmusic.progress import progress
 from speechmusic.training.config import TrainConfig
 from speechmusic.training.patches import EncodedPatches, PatchSet
 
-__all__ = ["EpochLog", "FitResult", "fit", "gain_direction", "predict_proba", "seed_everything",
-           "training_context"]
+__all__ = ["EpochLog", "FitResult", "fit", "gain_direction", "predict_proba", "recalibrate_batch_norm",
+           "seed_everything", "training_context"]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,50 @@ def _encode_frozen(model: nn.Module, train: PatchSet, val: PatchSet | None, *,
             pos += len(h)
         encoded.append(EncodedPatches(out.cpu().numpy(), part.patch_label))
     return rest, encoded[0], (encoded[1] if val is not None else None)
+
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, data: PatchSet | EncodedPatches, *, n_patches: int,
+                           batch_size: int = 512, seed: int = 0) -> int:
+    """Re-estimate the running statistics of ``model``'s trainable batch norms (precise BN).
+
+    The statistics become the average over up to ``n_patches`` patches of ``data`` (drawn at random
+    with ``seed``, in batches of ``batch_size``) of the batch statistics the current weights give,
+    in training mode (dropout on, as the layers see it while training). Batch norms of frozen parts
+    (those :meth:`SpeechMusicModel.train` keeps in eval mode) keep theirs. Returns the number of
+    patches used (0: nothing to do). The model's mode is restored.
+    """
+    was_training = model.training
+    model.train()
+    norms = [m for m in model.modules() if isinstance(m, _BATCH_NORMS) and m.training
+             and m.track_running_stats]
+    if not norms or n_patches <= 0 or len(data) < 2:
+        model.train(was_training)
+        return 0
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches below
+    device = _device(model)
+    used = 0
+    rng = np.random.default_rng(seed)
+    try:
+        for x, _ in data.iter_batches(batch_size, rng=rng, drop_singleton=True):
+            x = x[: n_patches - used]
+            if len(x) < 2:
+                break
+            model(torch.from_numpy(x).to(device))
+            used += len(x)
+            if used >= n_patches:
+                break
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
+    return used
 
 
 @torch.no_grad()
@@ -262,6 +306,9 @@ def fit(model: nn.Module, train: PatchSet, val: PatchSet | None, *, config: Trai
                 loss_sum += float(loss.detach()) * len(y)
                 correct += int((logits.argmax(dim=1) == yb).sum())
                 seen += len(y)
+            if config.bn_recalibration:
+                recalibrate_batch_norm(net, train, n_patches=config.bn_recalibration,
+                                       batch_size=config.eval_batch_size, seed=seed + epoch)
             val_loss, val_acc = _evaluate(net, val, batch_size=config.eval_batch_size) if use_val \
                 else (None, None)
             entry = EpochLog(epoch=epoch, train_loss=loss_sum / max(seen, 1),

@@ -23,9 +23,14 @@ __all__ = ["PatchSet", "EncodedPatches", "batch_indices", "limited_starts"]
 _OPEN_MAPS = 64  # open memory maps kept per patch set (each holds a file descriptor)
 
 
-def limited_starts(n_frames: int, *, patch_frames: int, hop: int, limit: int | None) -> np.ndarray:
-    """Patch start frames; at most ``limit`` of them, evenly spaced over the clip."""
+def limited_starts(n_frames: int, *, patch_frames: int, hop: int, limit: int | None,
+                   bad_frames: np.ndarray | None = None) -> np.ndarray:
+    """Patch start frames; at most ``limit`` of them, evenly spaced over the clip. Patches that
+    touch a frame flagged in ``bad_frames`` (``[n_frames]`` bool) are left out first."""
     starts = patch_starts(n_frames, patch_frames=patch_frames, hop=hop)
+    if bad_frames is not None and len(starts) and bad_frames.any():
+        bad_before = np.concatenate([[0], np.cumsum(bad_frames, dtype=np.int64)])
+        starts = starts[bad_before[starts + patch_frames] == bad_before[starts]]
     if limit is not None and len(starts) > limit:
         pick = np.round(np.linspace(0, len(starts) - 1, limit)).astype(np.int64)
         starts = starts[np.unique(pick)]
@@ -43,6 +48,8 @@ class PatchSet:
         max_patches_per_clip: keep at most this many patches per clip (evenly spaced).
         pad: clips shorter than one patch give one edge-padded patch instead of none.
         clip_keys: balancing key per clip (default: the label); see :meth:`balanced`.
+        drop_nonfinite: leave out patches holding non-finite values (INA's bands are -inf on
+            digital silence; such patches carry no class, and the segmenter skips them too).
 
     Attributes:
         patch_clip, patch_start, patch_label: ``[n_patches]`` int64 arrays.
@@ -51,7 +58,7 @@ class PatchSet:
     def __init__(self, refs: Sequence[FeatureRef], clip_labels: Sequence[int], *, patch_frames: int,
                  hop: int, normalizer: FeatureNormalizer | None = None,
                  max_patches_per_clip: int | None = None, pad: bool = False,
-                 clip_keys: Sequence[Hashable] | None = None) -> None:
+                 clip_keys: Sequence[Hashable] | None = None, drop_nonfinite: bool = False) -> None:
         if len(refs) != len(clip_labels):
             raise ConfigError(f"{len(refs)} clips but {len(clip_labels)} labels")
         if patch_frames <= 0 or hop <= 0:
@@ -76,8 +83,9 @@ class PatchSet:
                 ref = FeatureRef.of(np.pad(arr, ((0, 0), (0, self.patch_frames - arr.shape[1])),
                                            mode="edge"))
             self.refs.append(ref)
+            bad = ~np.isfinite(np.asarray(ref.load())).all(axis=0) if drop_nonfinite else None
             s = limited_starts(ref.n_frames, patch_frames=self.patch_frames, hop=self.hop,
-                               limit=max_patches_per_clip)
+                               limit=max_patches_per_clip, bad_frames=bad)
             clips.append(np.full(len(s), i, dtype=np.int64))
             starts.append(s)
         self.n_features = int(n_features or 0)

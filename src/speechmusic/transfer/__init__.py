@@ -1,4 +1,5 @@
-"""Transfer learning: embedders (checkpoints, INA, YAMNet, OpenL3), embedding files, Table 2 runs.
+"""Transfer learning: embedders (checkpoints, INA, YAMNet, OpenL3), embedding baselines (the
+paper's classifier on them, :mod:`speechmusic.transfer.baseline`), embedding files, Table 2 runs.
 
     from speechmusic.transfer import load_embedder, run_transfer, load_transfer_config
     emb, ts = load_embedder("ina").embed(audio_16k)          # [frames, 512], seconds
@@ -8,6 +9,7 @@ YAMNet (:mod:`speechmusic.transfer.yamnet`) and OpenL3 (:mod:`speechmusic.transf
 imported on demand; YAMNet needs the ``embeddings`` extra.
 """
 
+from speechmusic.transfer.baseline import EmbeddingBaseline, EmbeddingHead, open_baselines
 from speechmusic.transfer.config import (
     EmbedderSpec,
     PretrainSpec,
@@ -32,8 +34,10 @@ from speechmusic.transfer.embedders import (
 )
 from speechmusic.transfer.report import (
     table2_csv,
+    table2_figure,
     table2_markdown,
     table2_rows,
+    transfer_report_part,
     write_transfer_report,
 )
 from speechmusic.transfer.runner import (
@@ -52,7 +56,9 @@ __all__ = [
     "EmbedReport",
     "Embedder",
     "EmbedderSpec",
+    "EmbeddingBaseline",
     "EmbeddingCache",
+    "EmbeddingHead",
     "InaEmbedder",
     "PretrainSpec",
     "TargetSpec",
@@ -65,11 +71,14 @@ __all__ = [
     "embedding_feature_config",
     "load_embedder",
     "load_transfer_config",
+    "open_baselines",
     "read_embedding_store",
     "run_transfer",
     "table2_csv",
+    "table2_figure",
     "table2_markdown",
     "table2_rows",
     "transfer_model",
+    "transfer_report_part",
     "write_transfer_report",
 ]

@@ -26,6 +26,8 @@ from speechmusic.data.adapters import DatasetSpec
 from speechmusic.errors import ConfigError
 from speechmusic.models import TRAINABLE_STRATEGIES
 from speechmusic.training.config import (
+    EMBEDDER_SPEC_KINDS,
+    EmbedderSpec,
     ModelSpec,
     ProtocolConfig,
     RunConfig,
@@ -39,21 +41,22 @@ from speechmusic.training.schema import from_dict, to_dict
 __all__ = ["PretrainSpec", "TargetSpec", "EmbedderSpec", "TransferConfig", "load_transfer_config",
            "EMBEDDER_SPEC_KINDS"]
 
-EMBEDDER_SPEC_KINDS = ("ina", "yamnet", "openl3", "checkpoint")
-
 
 @dataclass
 class PretrainSpec:
     """Pre-training: each architecture learns ``task`` on ``datasets`` combined with balanced
     shares (one cross-validation fold, ``fold``; its validation split drives early stopping and
     its test split gives the source accuracy). ``training`` / ``max_patches_per_clip`` override
-    the run's settings for this stage only."""
+    the run's settings for this stage only. ``partial``: a source dataset whose data is missing
+    (root unset, folder absent, class absent) is left out, with its reason in the report, and
+    the networks pre-train on the others; off, it skips every row built on pre-training."""
 
     datasets: list[str]
     task: str
     fold: int = 0
     training: TrainConfig | None = None
     max_patches_per_clip: int | None = None
+    partial: bool = True
 
 
 @dataclass
@@ -64,28 +67,6 @@ class TargetSpec:
     datasets: list[str]
     task: str
     title: str = ""
-
-
-@dataclass
-class EmbedderSpec:
-    """A general pretrained embedding evaluated with the 128-unit MLP (frozen by nature).
-
-    ``kind``: ``ina``, ``yamnet``, ``openl3`` or ``checkpoint``; ``params`` go to the embedder
-    (e.g. ``{input_repr: mel256, embedding_size: 512, hop_seconds: 0.1}``; ``variant`` for INA,
-    ``path`` for a checkpoint); ``weights`` is its weight file or folder (``null``: the default
-    location). ``title`` names the Table 2 row. ``optional``: when its weights or packages are
-    missing, the row reads "n/a" with the reason instead of stopping the run.
-    """
-
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-    weights: str | None = None
-    title: str = ""
-    optional: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in EMBEDDER_SPEC_KINDS:
-            raise ConfigError(f"embedder kind must be one of {EMBEDDER_SPEC_KINDS}, got {self.kind!r}")
 
 
 @dataclass
@@ -132,7 +113,7 @@ class TransferConfig:
 
     def run_config(self) -> RunConfig:
         """The shared sections as a :class:`RunConfig` (for its dataset, feature and model lookups)."""
-        shared = {f.name for f in fields(RunConfig)} - {"experiments"}
+        shared = ({f.name for f in fields(RunConfig)} & {f.name for f in fields(self)}) - {"experiments"}
         return RunConfig(**{k: getattr(self, k) for k in shared})
 
     def check(self) -> None:

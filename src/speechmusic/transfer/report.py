@@ -1,16 +1,20 @@
-"""Table 2 of the paper from a transfer run directory: Markdown, CSV and an HTML report.
+"""Table 2 of the paper from a transfer run directory: Markdown, CSV, a PNG chart and an HTML report.
 
 Layout (one block per target task)::
 
-    Task-Set-Combination | Model          | Acc_FZ [%] | Acc_IN [%] | Acc_FT [%]
-    Speech Music on S&S  | INA_Emb        | 98.8 ± 1.4 | 97.6 ± 2.1 | 85.1 ± 4.8
-                         | INA_Orig       | -          | -          | 93.8 ± 3.0
-                         | ...            |            |            |
-                         | OpenL3_Emb     | 99.2 ± 0.4 | -          | -
-                         | DNN_baseline   | -          | -          | 92.9 ± 1.9
+    Task-Set-Combination | Model                     | Acc_FZ [%] | Acc_IN [%] | Acc_FT [%]
+    Speech Music on S&S  | INA_Emb                   | 98.8 ± 1.4 | 97.6 ± 2.1 | 85.1 ± 4.8
+                         | INA_Orig                  | -          | -          | 93.8 ± 3.0
+                         | ...                       |            |            |
+                         | OpenL3_Emb                | 99.2 ± 0.4 | -          | -
+                         | YAMNet_Emb (stand-in)     | 97.0 ± 1.0 | -          | -
+                         | DNN_baseline              | -          | -          | 92.9 ± 1.9
 
 Mean ± standard deviation over the cross-validation folds; the accuracy is frame-wise (every
-model input, as in the paper) or file-wise (``table_level``). The CSV holds both levels.
+model input, as in the paper) or file-wise (``table_level``). The CSV holds both levels. A cell
+whose experiment lacked its data reads "skipped" (the reason is in the report), one whose
+embedder is unavailable "n/a", one not trained yet "(not run)". ``speechmusic report`` on a
+transfer run directory writes the same files (:func:`transfer_report_part`).
 """
 
 from __future__ import annotations
@@ -23,33 +27,43 @@ import os
 from pathlib import Path
 from typing import Any
 
-from speechmusic.data.files import atomic_write_text
+from speechmusic.data.files import atomic_write, atomic_write_text
+from speechmusic.errors import ConfigError
 from speechmusic.evaluation.report import (
+    EMBEDDER_TITLES,
     FOLDS_HEADERS,
+    MODEL_TITLES,
+    STAND_IN,
+    Figure,
     Paragraph,
+    ReportPart,
     Section,
     Table,
     _fmt,
+    _load_config,
+    bar_chart,
+    dataset_title,
     fold_metrics,
     folds_row,
     protocol_text,
+    read_skipped_experiments,
     render_html,
+    skipped_experiments_section,
     skipped_section,
     table_markdown,
 )
 from speechmusic.transfer.config import TransferConfig
 
-__all__ = ["table2_rows", "table2_markdown", "table2_csv", "table2_sections", "write_transfer_report"]
+__all__ = ["table2_rows", "table2_markdown", "table2_csv", "table2_sections", "table2_figure",
+           "transfer_report_part", "write_transfer_report"]
 
 _COLUMNS = ("FZ", "IN", "FT")
 
 
 def _title(name: str, config: TransferConfig) -> str:
-    from speechmusic.transfer.runner import MODEL_TITLES
-
     spec = config.embedders.get(name)
-    if spec is not None and spec.title:
-        return spec.title
+    if spec is not None:
+        return spec.title or EMBEDDER_TITLES.get(spec.kind, MODEL_TITLES.get(name, name))
     arch = config.models[name].name if name in config.models else name
     return MODEL_TITLES.get(name, MODEL_TITLES.get(arch, name))
 
@@ -74,11 +88,22 @@ def _cell(summary: dict[str, Any] | None, desc: dict[str, Any] | None) -> dict[s
 
 
 def table2_rows(run_dir: str | os.PathLike, config: TransferConfig, *, targets: list[str] | None = None,
-                unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                unavailable: dict[str, str] | None = None,
+                skipped: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One dict per Table 2 row: ``target``, ``title``, ``model``, ``kind`` and a cell per
-    column (``FZ``/``IN``/``FT``: ``None`` where the paper has "-")."""
+    column (``FZ``/``IN``/``FT``: ``None`` where the paper has "-").
+
+    ``unavailable``: the reason per embedder whose weights are missing (its cells read "n/a");
+    ``skipped``: the reason per experiment (``<target>-<row>``) left out for want of data (its
+    cells read "skipped"); default: the run directory's ``skipped_experiments.csv``."""
     run_dir = Path(run_dir)
-    unavailable = unavailable or {}
+    unavailable = dict(unavailable or {})
+    if skipped is None:
+        skipped = {r["experiment"]: r.get("reason", "") for r in read_skipped_experiments(run_dir)}
+    for ename in config.embedders:  # as a report reads them back: an unavailable embedder's rows
+        for exp, why in skipped.items():
+            if exp.endswith(f"-{ename}-emb") and why.startswith(f"embedder {ename} unavailable"):
+                unavailable.setdefault(ename, why)
     rows: list[dict[str, Any]] = []
     for target in config.targets:
         if targets is not None and target.name not in targets:
@@ -89,9 +114,20 @@ def table2_rows(run_dir: str | os.PathLike, config: TransferConfig, *, targets: 
                 target: Any = target, title: str = title) -> None:
             entry: dict[str, Any] = {"target": target.name, "title": title, "model": model,
                                      "kind": kind, "note": note}
+            reasons = []
             for col in _COLUMNS:
                 exp = cells.get(col)
-                entry[col] = None if exp is None else _cell(*_summary(run_dir, f"{target.name}-{exp}"))
+                name = f"{target.name}-{exp}"
+                summary, desc = _summary(run_dir, name) if exp is not None else (None, None)
+                if exp is None:
+                    entry[col] = None
+                elif summary is None and name in skipped:
+                    entry[col] = {"status": "skipped", "reason": skipped[name]}
+                    reasons.append(skipped[name])
+                else:
+                    entry[col] = _cell(summary, desc)
+            if reasons and not entry["note"]:
+                entry["note"] = "; ".join(dict.fromkeys(reasons))
             rows.append(entry)
 
         for arch in config.architectures:
@@ -101,13 +137,15 @@ def table2_rows(run_dir: str | os.PathLike, config: TransferConfig, *, targets: 
                                           if s in config.strategies})
             row(f"{t}_Orig", "original", {"FT": f"{arch}-orig"})
         for ename in config.embedders:
-            t = _title(ename, config)
+            t = f"{_title(ename, config)}_Emb"
+            if config.embedders[ename].stand_in:
+                t += f" ({STAND_IN})"
             if ename in unavailable:
-                rows.append({"target": target.name, "title": title, "model": f"{t}_Emb",
+                rows.append({"target": target.name, "title": title, "model": t,
                              "kind": "general", "note": unavailable[ename],
                              "FZ": {"status": "unavailable"}, "IN": None, "FT": None})
                 continue
-            row(f"{t}_Emb", "general", {"FZ": f"{ename}-emb"})
+            row(t, "general", {"FZ": f"{ename}-emb"})
         for base in config.baselines:
             row(f"{_title(base, config)}_baseline", "baseline", {"FT": f"{base}-baseline"})
     return rows
@@ -118,6 +156,8 @@ def _text(cell: dict[str, Any] | None, level: str) -> str:
         return "-"
     if cell.get("status") == "unavailable":
         return "n/a"
+    if cell.get("status") == "skipped":
+        return "skipped"
     if cell.get("status") != "ok":
         return "(not run)"
     mean, std = cell.get(f"{level}_mean"), cell.get(f"{level}_std")
@@ -176,16 +216,45 @@ def _pretrain_rows(run_dir: Path) -> list[list[str]]:
             fr = (summ.get("frame") or {}).get("accuracy") or {}
             fi = (summ.get("file") or {}).get("accuracy") or {}
             folds = fold_metrics(exp)
-            out.append([exp.name, ", ".join(str(f) for f in summ.get("folds", [])),
+            desc = _read(exp / "experiment.json") or {}
+            sources = ", ".join(dataset_title(d) for d in desc.get("datasets") or []) or "?"
+            left = desc.get("left_out") or {}
+            if left:
+                sources += f" (left out: {', '.join(dataset_title(d) for d in left)})"
+            out.append([exp.name, sources, ", ".join(str(f) for f in summ.get("folds", [])),
                         _fmt(fr.get("mean"), None), _fmt(fi.get("mean"), None),
                         *folds_row(folds)[1:]])
     return out
 
 
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def table2_figure(rows: list[dict[str, Any]], *, level: str = "frame") -> bytes | None:
+    """Table 2 as bar charts: a panel per target task, a group of bars (FZ, IN, FT) per row."""
+    panels = []
+    for title in dict.fromkeys(r["title"] for r in rows):
+        sub = [r for r in rows if r["title"] == title]
+        series = {}
+        for col in _COLUMNS:
+            cells = [r.get(col) if (r.get(col) or {}).get("status") == "ok" else None for r in sub]
+            series[f"Acc_{col}"] = ([c.get(f"{level}_mean") if c else None for c in cells],
+                                    [c.get(f"{level}_std") if c else None for c in cells])
+        panels.append((title, [r["model"].replace("_", " ", 1) for r in sub], series))
+    return bar_chart(panels, ylabel=f"{level}-wise accuracy [%]", columns=1,
+                     styles={"Acc_FZ": {"color": "#4c72b0"}, "Acc_IN": {"color": "#55a868"},
+                             "Acc_FT": {"color": "#c44e52"}})
+
+
 def table2_sections(run_dir: str | os.PathLike, config: TransferConfig,
-                    rows: list[dict[str, Any]]) -> list[Any]:
-    """Table 2 and what it stands on, as report sections (``speechmusic transfer``'s page and the
-    demo's stage two): the table at both levels, unavailable rows, pre-training, the folds."""
+                    rows: list[dict[str, Any]], *, image: bytes | None = None) -> list[Any]:
+    """Table 2 and what it stands on, as report sections (``speechmusic transfer``'s page, the
+    report's and the demo's stage two): the table at both levels (and ``image``, its chart),
+    unavailable or skipped rows, pre-training, the folds."""
     run_dir = Path(run_dir)
     level = config.table_level
     other = "file" if level == "frame" else "frame"
@@ -194,24 +263,41 @@ def table2_sections(run_dir: str | os.PathLike, config: TransferConfig,
     intro = protocol_text(config.to_dict())
     if intro:
         out.append(Paragraph(intro))
-    out.append(Section(f"Table 2 ({level}-wise accuracy)").add(
+    heads = {spec.output for spec in config.embedders.values()}
+    scaled = {spec.scaling for spec in config.embedders.values()}
+    head_text = (f"a {config.head_units}-unit dense layer and "
+                 + ("sigmoid outputs" if heads == {"sigmoid"} else "softmax outputs" if heads == {"softmax"}
+                    else "sigmoid or softmax outputs")
+                 + (" on embeddings scaled to [0, 1]" if scaled == {"minmax"} else ""))
+    table = Section(f"Table 2 ({level}-wise accuracy)").add(
         Paragraph(f"Mean ± standard deviation over {config.protocol.n_folds} cross-validation folds. "
                   "FZ: only the appended classifier trains; IN: unfrozen from the green line; FT: "
                   "everything trains. Orig and baselines are trained from scratch on the target; "
-                  f"general embeddings (_Emb without IN/FT) feed a {config.head_units}-unit MLP. "
-                  "'-': not part of the paper's table; '(not run)': not trained yet."),
-        Table(headers, body)))
+                  f"general embeddings (_Emb without IN/FT) feed {head_text}; stand-in rows are "
+                  "embeddings the paper does not have. '-': not part of the paper's table; "
+                  "'skipped': its data is missing; 'n/a': the embedder is unavailable; "
+                  "'(not run)': not trained yet."),
+        Table(headers, body))
+    if image is not None:
+        table.add(Figure(image, f"Table 2 as bars: {level}-wise accuracy per target task and row "
+                                "(error bars: standard deviation over folds)", "table2.png"))
+    out.append(table)
     out.append(Section(f"Table 2 ({other}-wise accuracy)").add(
         Table(headers, _layout(rows, other)[1])))
     notes = [r for r in rows if r.get("note")]
     if notes:
-        out.append(Section("Unavailable rows").add(
+        out.append(Section("Unavailable or skipped rows").add(
             Table(["target", "model", "why"], [[r["target"], r["model"], r["note"]] for r in notes])))
+    skipped = [r for r in read_skipped_experiments(run_dir)
+               if _summary(run_dir, r.get("experiment", ""))[0] is None]
+    sec = skipped_experiments_section(skipped, config=config.to_dict())
+    if sec is not None:
+        out.append(sec)
     pre = _pretrain_rows(run_dir)
     if pre:
         out.append(Section("Pre-training (source task, held-out test split)").add(
-            Table(["pretrained network", "fold", "source frame acc [%]", "source file acc [%]",
-                   *FOLDS_HEADERS[1:]], pre)))
+            Table(["pretrained network", "sources", "fold", "source frame acc [%]",
+                   "source file acc [%]", *FOLDS_HEADERS[1:]], pre)))
     targets = {r["target"] for r in rows}
     fold_rows = []
     for exp in sorted((run_dir / "experiments").glob("*")):
@@ -230,15 +316,42 @@ def table2_sections(run_dir: str | os.PathLike, config: TransferConfig,
     return out
 
 
+def transfer_report_part(run_dir: str | os.PathLike) -> ReportPart:
+    """The report of a transfer run directory (what ``speechmusic report`` writes for one):
+    Table 2 as ``table2.md``, ``table2.csv`` and ``table2.png``, and its sections."""
+    run_dir = Path(run_dir)
+    data = _load_config(run_dir)
+    if not data:
+        raise ConfigError(f"{run_dir}: no readable config.yaml of a transfer run")
+    config = TransferConfig.from_dict(data)
+    rows = table2_rows(run_dir, config)
+    if not rows:
+        raise ConfigError(f"{run_dir}: no target to report")
+    level = config.table_level
+    image = table2_figure(rows, level=level)
+    sections = table2_sections(run_dir, config, rows, image=image)
+    files: dict[str, str | bytes] = {
+        "table2.md": table2_markdown(rows, level=level) + "\n",
+        "table2.csv": table2_csv(rows),
+    }
+    if image is not None:
+        files["table2.png"] = image
+    return ReportPart(title=f"Transfer study: {config.name}", sections=sections, files=files)
+
+
 def write_transfer_report(run_dir: str | os.PathLike, config: TransferConfig,
                           rows: list[dict[str, Any]]) -> dict[str, Path]:
-    """``table2.md``, ``table2.csv`` and ``report.html`` in ``run_dir``."""
+    """``table2.md``, ``table2.csv``, ``table2.png`` and ``report.html`` in ``run_dir``."""
     run_dir = Path(run_dir)
     level = config.table_level
+    image = table2_figure(rows, level=level)
     files = {
         "table2.md": atomic_write_text(run_dir / "table2.md", table2_markdown(rows, level=level) + "\n"),
         "table2.csv": atomic_write_text(run_dir / "table2.csv", table2_csv(rows)),
     }
-    page = render_html(f"Transfer study: {config.name}", table2_sections(run_dir, config, rows))
+    if image is not None:
+        files["table2.png"] = atomic_write(run_dir / "table2.png", lambda fh: fh.write(image))
+    page = render_html(f"Transfer study: {config.name}",
+                       table2_sections(run_dir, config, rows, image=image))
     files["report.html"] = atomic_write_text(run_dir / "report.html", page)
     return files

@@ -16,9 +16,14 @@ For every architecture of ``config.architectures``:
 and once per target:
 
    * ``<baseline>-baseline``: e.g. the DNN on MelSpec, trained from scratch;
-   * ``<embedder>-emb``: a general embedding (OpenL3, YAMNet, INA) + the 128-unit MLP, every
-     embedding frame a training example (its features normalised per dimension on the training
-     split).
+   * ``<embedder>-emb``: a general embedding (OpenL3, YAMNet, INA) + the paper's classifier
+     for OpenL3 (embeddings scaled to [0, 1] on the training split, a 128-unit dense layer,
+     sigmoid outputs; see :mod:`speechmusic.transfer.baseline`), every embedding frame a
+     training example.
+
+A target or source dataset whose data is missing (root unset or absent, a class absent, too
+few groups) is skipped with its reason (``skipped_experiments.csv``, the report) while the rest
+runs; with ``pretrain.partial`` the networks pre-train on the source datasets that have data.
 
 Everything goes through :func:`speechmusic.training.cross_validate` (the fit loop, early
 stopping, folds, checkpoints, resume). The run directory::
@@ -27,6 +32,7 @@ stopping, folds, checkpoints, resume). The run directory::
     pretrain/<arch>/fold_<k>/model.pt       the pretrained networks (and their source metrics)
     experiments/<target>-<row>/             experiment.json, summary.json, fold_<k>/
     skipped.csv                             clips left out, with the reason
+    skipped_experiments.csv                 rows (and source datasets) left out, with the reason
     table2.csv, table2.md, report.html      the paper's Table 2 layout (+ details)
 
 Running again into the same directory trains only what is missing.
@@ -35,7 +41,6 @@ Running again into the same directory trains only what is missing.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -46,12 +51,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from speechmusic.data.files import atomic_write_json, atomic_write_text
-from speechmusic.data.manifest import Clip, Manifest
-from speechmusic.errors import ConfigError, SpeechMusicError, WeightsUnavailableError
+from speechmusic.data.manifest import Manifest
+from speechmusic.errors import ConfigError, SpeechMusicError
+from speechmusic.evaluation.report import MODEL_TITLES as _PAPER_TITLES
 from speechmusic.features import FeatureConfig
 from speechmusic.models import build_model, load_checkpoint
 from speechmusic.training import (
@@ -67,10 +72,20 @@ from speechmusic.training import (
     experiment_manifest,
     extract_features,
 )
-from speechmusic.training.config import training_differences
-from speechmusic.training.runner import SKIPPED_COLUMNS
-from speechmusic.transfer.config import EmbedderSpec, TransferConfig
-from speechmusic.transfer.embedders import Embedder
+from speechmusic.training.config import protocol_differences, training_differences
+from speechmusic.training.cv import AudioProtocol, check_splittable, protocol_cache
+from speechmusic.training.runner import (
+    SKIPPED_COLUMNS,
+    SkippedExperiment,
+    write_skipped_experiments,
+)
+from speechmusic.transfer.baseline import (
+    EmbeddingCache,
+    build_spec_embedder,
+    embedding_feature_config,
+    open_baselines,
+)
+from speechmusic.transfer.config import TransferConfig
 
 __all__ = ["EmbeddingCache", "TransferResult", "build_spec_embedder", "embedding_feature_config",
            "run_transfer", "transfer_model", "MODEL_TITLES"]
@@ -78,8 +93,7 @@ __all__ = ["EmbeddingCache", "TransferResult", "build_spec_embedder", "embedding
 log = logging.getLogger(__name__)
 
 #: How Table 2 names the architectures.
-MODEL_TITLES = {"ina": "INA", "vgg": "VGG-like", "swishnet": "SwishNet", "dnn": "DNN",
-                "openl3": "OpenL3", "yamnet": "YAMNet"}
+MODEL_TITLES = dict(_PAPER_TITLES)
 _COLUMN = {"frozen": "FZ", "intermediate": "IN", "full": "FT"}
 
 
@@ -94,62 +108,7 @@ class TransferResult:
     skipped: list[SkipRecord] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-# ----------------------------------------------------------------------------- embeddings as features
-
-
-def embedding_feature_config(embedder: Embedder) -> FeatureConfig:
-    """The shape of an embedder's output as a :class:`FeatureConfig`, so that the training engine
-    treats embedding matrices ``[dim, frames]`` like features: ``n_features = dim``, one frame per
-    patch, ``hop_length`` the embedding hop in samples. It describes no front-end (``kind`` is
-    nominal); checkpoints trained on it carry ``extra.input = "embeddings"`` and the embedder."""
-    hop = max(1, round(embedder.hop_seconds * embedder.sample_rate))
-    return FeatureConfig(kind="logmel", sample_rate=int(embedder.sample_rate), n_fft=hop,
-                         hop_length=hop, n_mels=int(embedder.embedding_size), patch_frames=1,
-                         patch_hop=1)
-
-
-class EmbeddingCache(FeatureCache):
-    """A :class:`FeatureCache` whose "features" are an embedder's output, transposed to
-    ``[dim, frames]``; entries are keyed by the clip and the embedder's :meth:`describe`."""
-
-    def __init__(self, root: str | os.PathLike | None, embedder: Embedder) -> None:
-        super().__init__(root)
-        self.embedder = embedder
-        self._identity = json.dumps(embedder.describe(), sort_keys=True)
-        self.config = embedding_feature_config(embedder)
-
-    def key(self, clip: Clip, config: FeatureConfig) -> str:
-        base = super().key(clip, config)
-        return hashlib.sha256((base + self._identity).encode()).hexdigest()[:32]
-
-    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
-        emb, _ = self.embedder.embed_file(clip.path, offset=clip.start or 0.0, duration=clip.duration)
-        return np.ascontiguousarray(emb.T, dtype=np.float32)
-
-
-def build_spec_embedder(spec: EmbedderSpec) -> Embedder:
-    """The embedder an :class:`EmbedderSpec` describes."""
-    params = dict(spec.params)
-    if spec.kind == "ina":
-        from speechmusic.transfer.embedders import InaEmbedder
-
-        return InaEmbedder(params.pop("variant", "sm"), model_file=spec.weights, **params)
-    if spec.kind == "yamnet":
-        from speechmusic.transfer.yamnet import YamNetEmbedder
-
-        return YamNetEmbedder(model_path=spec.weights, **params)
-    if spec.kind == "openl3":
-        from speechmusic.transfer.openl3 import OpenL3Embedder
-
-        return OpenL3Embedder(weights=spec.weights, **params)
-    from speechmusic.transfer.embedders import CheckpointEmbedder
-
-    path = params.pop("path", None) or spec.weights
-    if not path:
-        raise ConfigError("a checkpoint embedder needs params.path (or weights)")
-    return CheckpointEmbedder(path, **params)
+    skipped_experiments: list[SkippedExperiment] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -166,6 +125,10 @@ def _check_same_config(run_dir: Path, config: TransferConfig) -> None:
         if isinstance(d.get("training"), dict):
             d["training"] = training_differences(
                 {k: v for k, v in d["training"].items() if k != "num_threads"})
+        if isinstance(d.get("protocol"), dict):
+            d["protocol"] = protocol_differences(d["protocol"])
+        if isinstance(d.get("pretrain"), dict) and d["pretrain"].get("partial", True) is True:
+            d["pretrain"] = {k: v for k, v in d["pretrain"].items() if k != "partial"}
         if isinstance(d.get("datasets"), dict):
             d["datasets"] = {n: {k: v for k, v in (s or {}).items() if k != "root"}
                              for n, s in d["datasets"].items()}
@@ -186,12 +149,12 @@ def _check_same_config(run_dir: Path, config: TransferConfig) -> None:
 
 
 def _manifest(config: TransferConfig, name: str, datasets: list[str], task: str,
-              loaded: dict[str, Manifest]) -> Manifest:
+              loaded: dict[str, Manifest], failed: dict[str, str] | None = None) -> Manifest:
     exp = Experiment(name=name, dataset_names=list(datasets),
                      datasets=[config.datasets[d] for d in datasets], task_name=task,
                      task=config.tasks[task], model_name="-", model=ModelSpec(name="-"),
                      features_name="-", features=FeatureConfig())
-    return experiment_manifest(exp, loaded=loaded)
+    return experiment_manifest(exp, loaded=loaded, failed=failed)
 
 
 def _describe(*, name: str, target: Any, classes: list[str], model: str, arch: str, features: str,
@@ -220,27 +183,49 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
     if not targets:
         raise ConfigError(f"no target matches {only_targets}; targets: {[t.name for t in config.targets]}")
     rc = config.run_config()
-    # Every dataset is read and every embedder loaded before any training: fail fast.
+    # Every dataset is read and every embedder loaded before any training: what lacks its data
+    # is known, and reported, before the first fold trains; the rest runs.
     loaded: dict[str, Manifest] = {}
-    source = (_manifest(config, "pretrain", config.pretrain.datasets, config.pretrain.task, loaded)
-              if config.pretrain is not None and config.architectures else None)
-    target_manifests = {t.name: _manifest(config, t.name, t.datasets, t.task, loaded) for t in targets}
+    failed: dict[str, str] = {}
     result = TransferResult(run_dir=run_dir)
-    embedders: dict[str, Embedder] = {}
-    for ename, espec in config.embedders.items():
+    skipped = result.skipped_experiments
+    classes_of = {t.name: list(config.tasks[t.task].classes) for t in targets}
+    source, sources = None, []
+    if config.pretrain is not None and config.architectures:
+        source, sources = _source_manifest(config, loaded, failed, skipped)
+    target_manifests: dict[str, Manifest] = {}
+    for t in targets:
         try:
-            embedders[ename] = build_spec_embedder(espec)
-        except (WeightsUnavailableError, ImportError) as exc:
-            if not espec.optional:
-                raise
-            result.unavailable[ename] = str(exc)
-            say(f"embedder {ename}: unavailable ({exc}); its rows read n/a")
+            m = _manifest(config, t.name, t.datasets, t.task, loaded, failed)
+            check_splittable(m, labels=classes_of[t.name], protocol=config.protocol)
+            target_manifests[t.name] = m
+        except SpeechMusicError as exc:
+            skipped.extend(_skip(t, row, f"target {t.name}: {exc}", config)
+                           for row in _row_names(config))
+    if not target_manifests:
+        raise ConfigError("no target has its data; nothing to run:\n"
+                          + "\n".join(sorted({f"  {r.reason}" for r in skipped})))
+    cache_root = config.cache_dir or default_cache_dir()
+    baselines, unavailable = open_baselines(config.embedders, cache_root=cache_root,
+                                            audio=AudioProtocol.of(config.protocol),
+                                            head_units=config.head_units)
+    for ename, reason in unavailable.items():
+        result.unavailable[ename] = reason
+        say(f"{reason}; its rows read n/a")
+        skipped.extend(_skip(t, f"{ename}-emb", reason, config) for t in targets
+                       if t.name in target_manifests)
+    if source is None and config.architectures:
+        why = "; ".join(r.reason for r in skipped if r.experiment.startswith("pretrain"))
+        for t in targets:
+            if t.name in target_manifests:
+                skipped.extend(_skip(t, row, f"no pre-trained network ({why})", config)
+                               for row in _row_names(config, pretrained_only=True))
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_same_config(run_dir, config)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False,
                                                                allow_unicode=True))
-    cache_root = config.cache_dir or default_cache_dir()
-    cache = cache or FeatureCache(cache_root)
+    write_skipped_experiments(run_dir, skipped)
+    cache = protocol_cache(cache or FeatureCache(cache_root), config.protocol)
     prepared: dict[tuple[str, str], PreparedData] = {}
     skip_seen: set[tuple[str, str, str]] = set()
 
@@ -271,10 +256,12 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
         if config.pretrain.max_patches_per_clip is not None:
             protocol = replace(protocol, max_patches_per_clip=config.pretrain.max_patches_per_clip)
         out = run_dir / "pretrain" / arch
+        _check_same_sources(out, sources)
         atomic_write_json(out / "experiment.json", {
-            "name": f"pretrain-{arch}", "datasets": config.pretrain.datasets, "task": config.pretrain.task,
+            "name": f"pretrain-{arch}", "datasets": sources, "task": config.pretrain.task,
             "classes": config.tasks[config.pretrain.task].classes, "model": arch, "arch": spec.name,
-            "features": fname, "feature_config": fc.to_dict()})
+            "features": fname, "feature_config": fc.to_dict(),
+            "left_out": {d: failed[d] for d in config.pretrain.datasets if d not in sources}})
         t0 = time.perf_counter()
         cv = cross_validate(
             source, labels=list(config.tasks[config.pretrain.task].classes), feature_config=fc,
@@ -282,7 +269,7 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             training=config.pretrain.training or config.training, cache=cache,
             prepared=prepare("pretrain", source, fc, cache, fname), seed=config.seed,
             name=f"pretrain-{arch}", features_name=fname,
-            checkpoint_extra={"stage": "pretrain", "datasets": config.pretrain.datasets})
+            checkpoint_extra={"stage": "pretrain", "datasets": sources})
         record(f"pretrain-{arch}", cv, time.perf_counter() - t0)
         result.pretrained[arch] = out / f"fold_{config.pretrain.fold}" / "model.pt"
         acc = (cv.summary.get("frame") or {}).get("accuracy", {}).get("mean")
@@ -291,8 +278,10 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
 
     # 2. every target
     for target in targets:
+        if target.name not in target_manifests:
+            continue
         manifest = target_manifests[target.name]
-        classes = list(config.tasks[target.task].classes)
+        classes = classes_of[target.name]
 
         def run_row(row: str, *, model_factory: Callable[[FoldContext], Any], fc: FeatureConfig,
                     fcache: FeatureCache, features_name: str, normalizer: Any, model: str, arch: str,
@@ -327,11 +316,11 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
                 f"({seconds:.1f} s)")
 
         for arch in config.architectures:
-            ckpt_path = result.pretrained[arch]
-            ckpt = load_checkpoint(ckpt_path)
-            fc = ckpt.feature_config
+            ckpt_path = result.pretrained.get(arch)  # none without pre-training (no source data)
+            ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None
             fname = rc.model_spec(arch).features[0]
-            for strategy in config.strategies:
+            for strategy in config.strategies if ckpt is not None else []:
+                fc = ckpt.feature_config
                 run_row(f"{arch}-emb-{strategy}", model_factory=_transfer_factory(
                             ckpt_path, strategy=strategy, head_units=config.head_units),
                         fc=fc, fcache=cache, features_name=fname, normalizer=ckpt.normalizer,
@@ -343,18 +332,13 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
                     features_name=spec.features[0], normalizer="fit", model=f"{arch}_orig",
                     arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
-        for ename, embedder in embedders.items():
-            ecache = EmbeddingCache(cache_root, embedder)
-            efc = ecache.config
-            run_row(f"{ename}-emb", model_factory=_head_factory(config.head_units),
-                    fc=efc, fcache=ecache, features_name=f"embedding:{ename}", normalizer="fit",
-                    model=f"{ename}_emb", arch="mlp_head", column="FZ", strategy="frozen",
-                    source_desc=embedder.describe(),
-                    extra={"input": "embeddings", "embedder": embedder.describe()},
-                    feature_desc={"kind": f"embedding:{embedder.name}",
-                                  "sample_rate": embedder.sample_rate,
-                                  "embedding_size": embedder.embedding_size,
-                                  "hop_seconds": embedder.hop_seconds})
+        for ename, base in baselines.items():
+            run_row(f"{ename}-emb", model_factory=base.model_factory(),
+                    fc=base.feature_config, fcache=base.cache, features_name=base.features_name,
+                    normalizer=base.normalizer, model=f"{ename}_emb", arch="embedding_head",
+                    column="FZ", strategy="frozen", source_desc=base.describe(),
+                    extra={"input": "embeddings", "embedder": base.embedder.describe()},
+                    feature_desc=base.feature_description())
         for base in config.baselines:
             spec = rc.model_spec(base)
             run_row(f"{base}-baseline", model_factory=_registry_factory(spec),
@@ -364,9 +348,77 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
         _write_skipped(run_dir, result.skipped)
 
     result.table = table2_rows(run_dir, config, targets=[t.name for t in targets],
-                               unavailable=result.unavailable)
+                               unavailable=result.unavailable,
+                               skipped={r.experiment: r.reason for r in skipped})
     write_transfer_report(run_dir, config, result.table)
     return result
+
+
+def _row_names(config: TransferConfig, *, pretrained_only: bool = False) -> list[str]:
+    """The experiment rows of one target (``<target>-<row>`` name its folders)."""
+    rows = [f"{a}-emb-{s}" for a in config.architectures for s in config.strategies]
+    if pretrained_only:
+        return rows
+    rows += [f"{a}-orig" for a in config.architectures]
+    rows += [f"{e}-emb" for e in config.embedders] + [f"{b}-baseline" for b in config.baselines]
+    return rows
+
+
+def _skip(target: Any, row: str, reason: str, config: TransferConfig) -> SkippedExperiment:
+    features = "embedding" if row.endswith("-emb") else (config.models[row.split("-")[0]].features[0]
+                                                         if row.split("-")[0] in config.models else "")
+    return SkippedExperiment(experiment=f"{target.name}-{row}", datasets="+".join(target.datasets),
+                             task=target.task, model=row, features=features, reason=reason)
+
+
+def _source_manifest(config: TransferConfig, loaded: dict[str, Manifest], failed: dict[str, str],
+                     skipped: list[SkippedExperiment]) -> tuple[Manifest | None, list[str]]:
+    """The pre-training clips, and the source datasets they come from: those with their data
+    when ``pretrain.partial`` (the others are reported), all of them or none otherwise."""
+    pre = config.pretrain
+    available, reasons = [], {}
+    for d in pre.datasets:
+        try:
+            _manifest(config, f"pretrain-{d}", [d], pre.task, loaded, failed)
+            available.append(d)
+        except SpeechMusicError as exc:
+            reasons[d] = str(exc)
+            failed.setdefault(d, str(exc))
+    if reasons and not (pre.partial and available):
+        for d, why in reasons.items():
+            skipped.append(SkippedExperiment(
+                experiment=f"pretrain:{d}", datasets=d, task=pre.task, model="-", features="-",
+                reason=f"source dataset missing, so nothing is pre-trained: {why}"))
+        return None, []
+    for d, why in reasons.items():
+        skipped.append(SkippedExperiment(
+            experiment=f"pretrain:{d}", datasets=d, task=pre.task, model="-", features="-",
+            reason=f"left out of pre-training (the networks pre-train on "
+                   f"{', '.join(available)}): {why}"))
+    try:
+        source = _manifest(config, "pretrain", available, pre.task, loaded, failed)
+        check_splittable(source, labels=list(config.tasks[pre.task].classes), protocol=config.protocol)
+    except SpeechMusicError as exc:
+        skipped.append(SkippedExperiment(
+            experiment="pretrain", datasets="+".join(available), task=pre.task, model="-",
+            features="-", reason=f"nothing is pre-trained: {exc}"))
+        return None, []
+    return source, available
+
+
+def _check_same_sources(out: Path, sources: list[str]) -> None:
+    """Refuse to resume a pre-training whose source datasets were others (a dataset found since,
+    or lost): its checkpoint would stand for data it was not trained on."""
+    path = out / "experiment.json"
+    if not path.is_file():
+        return
+    try:
+        before = json.loads(path.read_text(encoding="utf-8")).get("datasets")
+    except (OSError, ValueError):
+        return
+    if before is not None and list(before) != list(sources):
+        raise ConfigError(f"{out} was pre-trained on {', '.join(before)}; the sources with data are "
+                          f"now {', '.join(sources)}: write to a new run directory")
 
 
 def _registry_factory(spec: ModelSpec) -> Callable[[FoldContext], Any]:
@@ -393,13 +445,6 @@ def _transfer_factory(path: Path, *, strategy: str, head_units: int) -> Callable
     def build(ctx: FoldContext):
         return transfer_model(path, n_classes=len(ctx.labels), strategy=strategy,
                               head_units=head_units, input_shape=ctx.input_shape)
-
-    return build
-
-
-def _head_factory(units: int) -> Callable[[FoldContext], Any]:
-    def build(ctx: FoldContext):
-        return build_model("mlp_head", n_classes=len(ctx.labels), input_shape=ctx.input_shape, units=units)
 
     return build
 
