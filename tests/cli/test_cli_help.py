@@ -88,6 +88,7 @@ OUTPUT_VERBS = {  # verb words and positional arguments, and the old spellings k
     ("transfer",): (["c.yaml"], ["--out"]),
     ("features",): (["in.wav"], ["--out"]),
     ("datasets", "manifest"): (["root", "--layout", "folders"], ["--out"]),
+    ("train",): (["recordings/"], ["--out"]),
 }
 
 

@@ -87,7 +87,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                help="folder for the results: one file per input, named after it")
     p.add_argument("--engine", default="smn",
                    help="'smn' (speech/music/noise) or 'sm' (speech/music): INA's published "
-                        "networks; or the path of a checkpoint trained with `speechmusic run`")
+                        "networks; 'overlap': speech and music detected independently (speech "
+                        "over music: one tier per class in TextGrid, mirex, Audacity, RTTM and "
+                        "JSON; 'speech+music' in csv); or a model folder written by `speechmusic train` (its "
+                        "model.pt), or the path of a checkpoint trained with `speechmusic run`")
     p.add_argument("--gender", action="store_true", help="split speech into female and male")
     p.add_argument("--format", default="csv", choices=FORMATS,
                    help="output format: " + ", ".join(f"{k} ({v})" for k, v in EXTENSIONS.items())
@@ -298,9 +301,15 @@ def settings_hash(args: argparse.Namespace, segmenter: Segmenter) -> str:
     """A hash of every setting that changes the segments written for an input (``--frame-probs``
     only adds a file, and is kept in the done-record on its own; ``--threads`` and
     ``--block-seconds`` change how fast, not what)."""
+    from speechmusic.segment.segmenter import resolve_checkpoint
+
     engine: Any = str(args.engine)
-    if Path(engine).is_file():  # a checkpoint: a retrained one at the same path counts as new
-        engine = input_stamp(Path(engine))
+    if resolve_checkpoint(engine).is_file():  # a checkpoint: a retrained one counts as new
+        engine = input_stamp(resolve_checkpoint(engine))
+    elif engine == "overlap":  # the shipped detector: new weights count as a new engine
+        from speechmusic.segment.overlap import WEIGHTS_PATH
+
+        engine = {"overlap": input_stamp(WEIGHTS_PATH)}
     settings = {"engine": engine, "gender": args.gender, "format": args.format, "mode": args.mode,
                 "decoder": segmenter.decoder, "min_duration_off": args.min_duration_off,
                 "energy_ratio": segmenter.energy_ratio,
@@ -352,15 +361,20 @@ def write_outputs(job: Job, analysis: Analysis, args: argparse.Namespace, settin
     """Write ``job``'s segments (and frame probabilities), then its done-record. The old record
     goes first, so that outputs half replaced are never taken as done."""
     from speechmusic.segment import format_segments
-    from speechmusic.segment.formats import merge_short_segments
+    from speechmusic.segment.formats import format_tiers, merge_short_segments
 
     segments = merge_short_segments(analysis.segments, args.min_duration_on)
     job.record.unlink(missing_ok=True)
     paths = [job.segments] + ([job.frames] if args.frame_probs else [])
     with staged(paths) as temps:
         with open(temps[0], "x", encoding="utf-8") as fh:
-            fh.write(format_segments(segments, args.format, name=job.source.stem,
-                                     engine=str(args.engine)))
+            tiers = getattr(analysis, "tiers", None)  # an overlap-aware engine's classes
+            if tiers is not None:
+                fh.write(format_tiers(tiers, args.format, segments=segments, duration=analysis.duration,
+                                      name=job.source.stem, engine=str(args.engine)))
+            else:
+                fh.write(format_segments(segments, args.format, name=job.source.stem,
+                                         engine=str(args.engine)))
         if args.frame_probs:
             cols, table = analysis.frame_table()
             with open(temps[1], "x", encoding="utf-8") as fh:

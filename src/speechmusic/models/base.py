@@ -133,6 +133,13 @@ class SpeechMusicModel(nn.Module):
         self.check_input(x)
         return self.body(x)
 
+    def column_program(self) -> tuple[list, str] | None:
+        """The convolutional part (up to flatten) as layers of a column program, and the flatten
+        order (``"chw"`` or ``"whc"``), for evaluating every patch of a long matrix with shared
+        convolutions (:mod:`speechmusic.models.patchwise`); batch norms folded, eval-mode
+        statistics. ``None`` (the default): such a model is evaluated patch by patch."""
+        return None
+
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[batch, n_classes]`` (softmax of the logits).
 

@@ -12,10 +12,13 @@ loads with ``torch.load(..., weights_only=True)``)::
     labels          class names, in output order
     state_dict      the weights and batch-norm statistics
     extra           free metadata (JSON-like), e.g. where imported weights came from
+    temperature     optional: the calibration temperature T (> 0); probabilities are
+                    softmax(logits / T). Absent in older checkpoints, which read as T = 1.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -57,16 +60,19 @@ class Checkpoint:
     normalizer: FeatureNormalizer | None = None
     package_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Calibration: class probabilities are ``softmax(logits / temperature)`` (1: as trained).
+    temperature: float = 1.0
 
 
 def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
                     labels: list[str] | None = None, feature_config: FeatureConfig | None = None,
                     normalizer: FeatureNormalizer | None = None,
-                    extra: dict[str, Any] | None = None) -> Path:
+                    extra: dict[str, Any] | None = None, temperature: float = 1.0) -> Path:
     """Write ``model`` and its description to ``path`` (atomically); returns the path.
 
     ``labels`` defaults to ``model.labels``; there must be one per output class. A patch-shaped
-    ``feature_config`` must give the model's input shape.
+    ``feature_config`` must give the model's input shape. ``temperature``: the calibration
+    temperature users of the checkpoint divide the logits by before the softmax.
     """
     path = Path(path)
     if not isinstance(model, SpeechMusicModel):
@@ -82,6 +88,8 @@ def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
                               f"takes {model.input_shape}")
     if normalizer is not None and not isinstance(normalizer, FeatureNormalizer):
         raise ConfigError(f"normalizer must be a FeatureNormalizer, got {type(normalizer).__name__}")
+    if not _valid_temperature(temperature):
+        raise ConfigError(f"temperature must be a finite number > 0, got {temperature!r}")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -92,6 +100,7 @@ def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
         "labels": labels,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "extra": plain(extra or {}),
+        "temperature": float(temperature),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write next to the target and rename, so a crash never leaves a half-written checkpoint.
@@ -154,8 +163,16 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
                       else FeatureNormalizer.from_dict(data["normalizer"]))
     except (SpeechMusicError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: bad feature description: {exc}") from None
+    temperature = data.get("temperature", 1.0)
+    if not _valid_temperature(temperature):
+        raise CheckpointError(f"{path}: temperature must be a finite number > 0, got {temperature!r}")
     model.labels = labels
     model.to(map_location).eval()
     return Checkpoint(path=path, model=model, labels=labels, feature_config=feature_config,
                       normalizer=normalizer, package_version=str(data.get("package_version", "")),
-                      extra=dict(data.get("extra") or {}))
+                      extra=dict(data.get("extra") or {}), temperature=float(temperature))
+
+
+def _valid_temperature(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)

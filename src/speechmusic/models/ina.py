@@ -302,6 +302,48 @@ class InaNet(SpeechMusicModel):
         logits = self(x.transpose(1, 2))
         return torch.softmax(logits, dim=-1) if probs else logits
 
+    def column_program(self) -> tuple[list, str] | None:
+        """The convolutions and poolings for shared evaluation (see
+        :mod:`speechmusic.models.patchwise`); the image's height is frames, its width bands."""
+        from speechmusic.models.patchwise import (
+            ColumnConv,
+            ColumnPool,
+            MaxOverColumns,
+            fold_batch_norm,
+        )
+
+        mods = list(self.body.lower)
+        layers: list = []
+        pad = ((0, 0), (0, 0))
+        i = 1
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.ZeroPad2d):
+                left, right, top, bottom = m.padding
+                pad = ((left, right), (top, bottom))  # bands, frames
+                i += 1
+            elif isinstance(m, nn.Conv2d):
+                if (m.stride != (1, 1) or m.dilation != (1, 1) or m.groups != 1 or m.padding not in ((0, 0), "valid")
+                        or not isinstance(mods[i + 1], nn.BatchNorm2d) or not isinstance(mods[i + 2], nn.ReLU)):
+                    return None
+                w, b = fold_batch_norm(m.weight, m.bias, mods[i + 1])
+                layers.append(ColumnConv(w.transpose(-1, -2), b, pad_b=pad[0], pad_t=pad[1]))
+                pad = ((0, 0), (0, 0))
+                i += 3
+            elif isinstance(m, _KerasMaxPool2d):
+                kf, kb = m.pool
+                mode = "same" if m.padding == "same" else "floor"
+                layers.append(ColumnPool(kb=kb, kt=kf, mode_b=mode, mode_t=mode))
+                i += 1
+            elif isinstance(m, _MaxOverFrames):
+                layers.append(MaxOverColumns())
+                i += 1
+            elif isinstance(m, _FlattenChannelsLast) and i == len(mods) - 1:
+                return layers, "whc"
+            else:
+                return None
+        return None
+
 
 def standardize_patches(patches: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
     """inaSpeechSegmenter's per-patch normalisation: each ``[..., F, T]`` patch minus its mean,

@@ -107,3 +107,40 @@ class VggLike(SpeechMusicModel):
         self.params = {"channels": channels, "n_conv": n_conv, "pool": pool, "fc_units": fc_units,
                        "dropout": float(dropout), "bn_momentum": float(bn_momentum),
                        "head_units": head_units}
+
+    def column_program(self) -> tuple[list, str] | None:
+        """The convolutions and poolings for shared evaluation (see
+        :mod:`speechmusic.models.patchwise`): bands are the image's height, frames its width."""
+        from speechmusic.models.patchwise import ColumnConv, ColumnPool, fold_batch_norm
+
+        mods = list(self.body.lower)
+        layers: list = []
+        i = 1
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.Conv2d):
+                if (m.stride != (1, 1) or m.dilation != (1, 1) or m.groups != 1
+                        or not isinstance(mods[i + 1], nn.BatchNorm2d) or not isinstance(mods[i + 2], nn.ReLU)):
+                    return None
+                w, b = fold_batch_norm(m.weight, m.bias, mods[i + 1])
+                kb, kt = m.kernel_size
+                if m.padding == "same":
+                    pads = [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in (kb, kt)]
+                elif isinstance(m.padding, tuple):
+                    pads = [(p, p) for p in m.padding]
+                else:
+                    return None
+                layers.append(ColumnConv(w, b, pad_b=pads[0], pad_t=pads[1]))
+                i += 3
+            elif isinstance(m, nn.MaxPool2d):
+                k, s = m.kernel_size, m.stride
+                if k != s or m.padding != 0 or m.dilation != 1 or not isinstance(k, int):
+                    return None
+                mode = "ceil" if m.ceil_mode else "floor"
+                layers.append(ColumnPool(kb=k, kt=k, mode_b=mode, mode_t=mode))
+                i += 1
+            elif isinstance(m, nn.Flatten) and i == len(mods) - 1:
+                return layers, "chw"
+            else:
+                return None
+        return None

@@ -1,4 +1,7 @@
-"""An INA network's probabilities on a fixed grid of patch chunks, started while decoding still runs.
+"""Network probabilities on a fixed grid of patch chunks, started while decoding still runs.
+
+:class:`PatchChunks` serves INA's networks (16 kHz bands, patches normalised one by one);
+:class:`FeatureChunks` a checkpoint trained here (its own features, normalised band by band).
 
 A chunk is ``chunk_patches`` consecutive patches (patch ``p`` starts at frame ``2 p``) plus a
 margin of frames on each side: :func:`~speechmusic.segment.sliding.patch_logits` normalises every
@@ -18,7 +21,8 @@ started but then found inactive is the only wasted work.
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor, Future
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 
 import numpy as np
 import torch
@@ -31,7 +35,7 @@ from speechmusic.segment.sliding import (
     patch_logits,
 )
 
-__all__ = ["PatchChunks", "CHUNK_PATCHES", "MARGIN_FRAMES"]
+__all__ = ["PatchChunks", "FeatureChunks", "CHUNK_PATCHES", "MARGIN_FRAMES"]
 
 CHUNK_PATCHES = 500  # 10 s of 20 ms patches per network call
 # Frames each side of a chunk's patches: 34 before and 33 after for the centred normalisation
@@ -168,3 +172,119 @@ def _frames_with_margins(p0: int, p1: int) -> tuple[int, int]:
     """Frames ``[start, stop)`` that patches ``p0 .. p1 - 1`` need, margins included (the stop
     is not clipped to the file)."""
     return max(0, PATCH_STEP * p0 - MARGIN_FRAMES), PATCH_STEP * (p1 - 1) + PATCH_FRAMES + MARGIN_FRAMES
+
+
+class FeatureChunks:
+    """A trained model's probabilities on every patch of one file, by fixed chunks computed on
+    ``pool`` while the features are still being written.
+
+    Patch ``p`` starts at frame ``p * step`` and holds ``patch_frames`` frames; chunk ``c`` is
+    patches ``c * chunk_patches`` to ``(c + 1) * chunk_patches - 1``. The model's features are
+    normalised band by band (the same map for every patch), so a patch's probabilities depend
+    on its own frames alone: a chunk needs no margin, and the result depends neither on the
+    decoding blocks nor on the chunk size. ``evaluate(frames)`` gives the probabilities
+    ``[n, classes]`` of the patches starting every ``step`` frames of ``frames``
+    ``[frames, n_features]``, every one that fits.
+
+    :meth:`feed` takes the features as they come (the frames already fed are dropped once the
+    chunks holding them are started); :meth:`finish` starts the rest, the last chunk in
+    ``tail_parts`` pieces; :meth:`probs` waits and gathers. Memory stays bounded whatever the
+    file's length: at most ``max_pending`` chunks wait or run at a time (:meth:`feed` waits for
+    one to finish before starting another, so a decoder faster than the network does not pile
+    up the file's features), and finished chunks' probabilities are copied out at once into one
+    array owned here (small results kept alive in the workers' malloc arenas, among their large
+    temporaries, would pin those arenas and let them grow with the file's duration).
+    """
+
+    def __init__(self, evaluate: Callable[[np.ndarray], np.ndarray], *, patch_frames: int, step: int,
+                 chunk_patches: int, pool: Executor, tail_parts: int = 2, max_pending: int = 4) -> None:
+        self.evaluate = evaluate
+        self.width, self.step, self.size = patch_frames, step, max(1, chunk_patches)
+        self.pool = pool
+        self.tail_parts = max(1, tail_parts)
+        self.max_pending = max(1, max_pending)
+        self._pending: dict[Future, int] = {}  # running or waiting chunk -> its first patch
+        self._out: np.ndarray | None = None  # probabilities of the finished chunks, by patch
+        self._done = 0  # patches copied out
+        self.n_frames = 0  # fed so far
+        self._buffer: list[np.ndarray] = []
+        self._buffer_start = 0
+        self._next = 0  # first patch not started
+        self.finished = False
+
+    def _frames(self, p0: int, p1: int) -> tuple[int, int]:
+        return p0 * self.step, (p1 - 1) * self.step + self.width
+
+    def _collect(self, futures) -> None:
+        """Copy the results of finished ``futures`` out and forget them (raises their errors)."""
+        for future in futures:
+            p0 = self._pending.pop(future)
+            result = future.result()
+            end = p0 + len(result)
+            if self._out is None or end > len(self._out) or self._out.shape[1] != result.shape[1]:
+                # Doubling capacity, at least 2^20 patches (6 h at a 23 ms hop): a large array is
+                # mapped, and only the pages written take memory.
+                cap = max(1 << 20, 2 * end, 0 if self._out is None else 2 * len(self._out))
+                grown = np.empty((cap, result.shape[1]), dtype=np.float32)
+                if self._out is not None:
+                    grown[: len(self._out)] = self._out
+                self._out = grown
+            self._out[p0:end] = result
+            self._done += len(result)
+
+    def _start(self, p0: int, p1: int) -> None:
+        """Start patches ``p0 .. p1 - 1`` from the buffer."""
+        f0, f1 = self._frames(p0, p1)
+        if len(self._buffer) > 1:
+            self._buffer = [np.concatenate(self._buffer)]
+        block = np.ascontiguousarray(self._buffer[0][f0 - self._buffer_start: f1 - self._buffer_start])
+        self._collect([f for f in self._pending if f.done()])
+        while len(self._pending) >= self.max_pending:
+            self._collect(wait(self._pending, return_when=FIRST_COMPLETED).done)
+        self._pending[self.pool.submit(self.evaluate, block)] = p0
+        self._next = p1
+
+    def _drop_before(self, frame: int) -> None:
+        if frame > self._buffer_start and self._buffer:
+            if len(self._buffer) > 1:
+                self._buffer = [np.concatenate(self._buffer)]
+            self._buffer = [self._buffer[0][frame - self._buffer_start:]]
+            self._buffer_start = frame
+
+    def feed(self, frames: np.ndarray) -> None:
+        """Take the next frames ``[n, n_features]``; start every chunk now complete."""
+        if len(frames) == 0:
+            return
+        self._buffer.append(frames)
+        self.n_frames += len(frames)
+        while self._frames(self._next, self._next + self.size)[1] <= self.n_frames:
+            self._start(self._next, self._next + self.size)
+            self._drop_before(self._next * self.step)
+
+    @property
+    def n_patches(self) -> int:
+        return (self.n_frames - self.width) // self.step + 1 if self.n_frames >= self.width else 0
+
+    def finish(self) -> None:
+        """After the last frames: start the patches left, in ``tail_parts`` pieces."""
+        if self.finished:
+            return
+        self.finished = True
+        total = self.n_patches
+        if self._next < total:
+            bounds = np.linspace(self._next, total, self.tail_parts + 1).round().astype(int)
+            for q0, q1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+                if q1 > q0:
+                    self._start(q0, q1)
+
+    def frames(self) -> np.ndarray:
+        """The frames still held: all of them when the file is shorter than one patch."""
+        return np.concatenate(self._buffer) if self._buffer else np.zeros((0, 0), dtype=np.float32)
+
+    def probs(self) -> np.ndarray:
+        """Probabilities ``[n_patches, classes]`` of every patch (after :meth:`finish`)."""
+        self.finish()
+        self._collect(wait(self._pending).done)
+        if self._out is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._out[: self._done].copy()

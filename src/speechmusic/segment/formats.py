@@ -14,7 +14,18 @@ textgrid   Praat TextGrid, one IntervalTier named ``inaSpeechSegmenter`` as the 
 audacity   Audacity label track: ``start<TAB>stop<TAB>label``
 rttm       NIST RTTM ``SPEAKER`` lines (the label as speaker name; 'noEnergy' left out)
 json       ``{"file", "engine", "segments": [{"label", "start", "stop", "probability"}]}``
+mirex      MIREX 2018 speech/music detection: ``onset<TAB>offset<TAB>class`` per line (``.lab``;
+           'noEnergy' left out, ``speech+music`` written as two lines)
 =========  ==========================================================================
+
+Overlapping classes (an overlap-aware engine, :mod:`speechmusic.segment.overlap`) come as
+*tiers*, one list of segments per class (where it holds): :func:`format_tiers` writes one
+IntervalTier per class in TextGrid (the class's name as the tier's and the interval's text,
+empty text elsewhere), one line per segment of every tier in mirex, Audacity and RTTM, both the
+flat segmentation and the tiers in JSON (``"tiers": {class: [...]}``); csv and ina, which have
+no room for overlaps, get the flat segmentation (``speech+music`` where both hold).
+:func:`read_segments` gives back the tiers' segments, overlapping, in start order (and
+:func:`read_tiers` them grouped by class).
 
 :func:`merge_short_segments` is pyannote's ``min_duration_on`` for these lists: segments
 shorter than a minimum duration are merged into their neighbours.
@@ -37,13 +48,16 @@ import numpy as np
 from speechmusic.errors import ConfigError, SpeechMusicError
 
 __all__ = ["Segment", "FORMATS", "EXTENSIONS", "write_segments", "read_segments",
-           "format_segments", "parse_segments", "labels_on_grid", "merge_short_segments"]
+           "format_segments", "parse_segments", "labels_on_grid", "merge_short_segments",
+           "format_tiers", "write_tiers", "read_tiers", "TIER_FORMATS"]
 
-FORMATS = ("csv", "ina", "textgrid", "audacity", "rttm", "json")
+FORMATS = ("csv", "ina", "textgrid", "audacity", "rttm", "json", "mirex")
+#: Formats that hold overlapping classes (tiers); the others get the flat segmentation.
+TIER_FORMATS = ("textgrid", "audacity", "rttm", "json", "mirex")
 #: The file extension of each format ('csv' and 'ina' share '.csv', as the original writes it;
 #: :func:`read_segments` tells them apart by the header).
 EXTENSIONS = {"csv": ".csv", "ina": ".csv", "textgrid": ".TextGrid", "audacity": ".txt",
-              "rttm": ".rttm", "json": ".json"}
+              "rttm": ".rttm", "json": ".json", "mirex": ".lab"}
 SILENCE = "noEnergy"
 #: The tier name of inaSpeechSegmenter's TextGrid export (``export_funcs.seg2textgrid``).
 TEXTGRID_TIER = "inaSpeechSegmenter"
@@ -183,6 +197,9 @@ def format_segments(segments: list[Segment], fmt: str, *, name: str = "file",
     if fmt == "json":
         return json.dumps({"file": name, "engine": engine,
                            "segments": [asdict(s) for s in segments]}, indent=1) + "\n"
+    if fmt == "mirex":
+        return "".join(f"{s.start:.3f}\t{s.stop:.3f}\t{label}\n" for s in segments if s.label != SILENCE
+                       for label in s.label.split("+"))
     if fmt == "textgrid":
         xmax = segments[-1].stop if segments else 0.0
         lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
@@ -224,10 +241,24 @@ def parse_segments(text: str, fmt: str) -> list[Segment]:
                     out.append(Segment(parts[7], start, round(start + dur, 6)))
             return out
         if fmt == "json":
-            return [Segment(**s) for s in json.loads(text)["segments"]]
+            data = json.loads(text)
+            if "tiers" in data:
+                return sorted((Segment(**s) for tier in data["tiers"].values() for s in tier),
+                              key=lambda s: (s.start, s.label))
+            return [Segment(**s) for s in data["segments"]]
+        if fmt == "mirex":
+            out = []
+            for line in text.splitlines():
+                if line.strip():
+                    start, stop, label = line.split("\t", 2)
+                    out.append(Segment(label.strip(), float(start), float(stop)))
+            return out
         if fmt == "textgrid":
             found = re.findall(r"xmin = ([^\n]+)\n\s*xmax = ([^\n]+)\n\s*text = \"((?:[^\"]|\"\")*)\"", text)
-            return [Segment(t.replace('""', '"'), float(a), float(b)) for a, b, t in found]
+            segs = [Segment(t.replace('""', '"'), float(a), float(b)) for a, b, t in found]
+            if len(re.findall(r'class = "IntervalTier"', text)) > 1:  # tiers: the labelled intervals
+                segs = sorted((s for s in segs if s.label), key=lambda s: (s.start, s.label))
+            return segs
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise SpeechMusicError(f"malformed {fmt} segment file: {exc}") from None
     raise ConfigError(f"unknown segment format {fmt!r}; choose one of {FORMATS}")
@@ -261,3 +292,67 @@ def _fmt_from_path(path: Path) -> str:
         if suffix == ext.lower():
             return fmt
     raise ConfigError(f"{path}: cannot tell the segment format from the extension; pass fmt=")
+
+
+def format_tiers(tiers: dict[str, list[Segment]], fmt: str, *, segments: list[Segment] | None = None,
+                 duration: float | None = None, name: str = "file", engine: str = "speechmusic") -> str:
+    """The text of overlapping classes ``tiers`` (class -> its segments) in format ``fmt``; the
+    flat ``segments`` for csv and ina (and JSON's ``segments``). ``duration``: the TextGrid's end
+    (default: the last stop)."""
+    every = sorted((s for tier in tiers.values() for s in tier), key=lambda s: (s.start, s.label))
+    if fmt in ("csv", "ina"):
+        if segments is None:
+            raise ConfigError(f"format {fmt!r} needs the flat segmentation (segments=)")
+        return format_segments(segments, fmt, name=name, engine=engine)
+    if fmt in ("audacity", "rttm", "mirex"):
+        return format_segments(every, fmt, name=name, engine=engine)
+    if fmt == "json":
+        return json.dumps({"file": name, "engine": engine,
+                           "segments": [asdict(s) for s in (segments if segments is not None else every)],
+                           "tiers": {k: [asdict(s) for s in v] for k, v in tiers.items()}}, indent=1) + "\n"
+    if fmt == "textgrid":
+        ends = [s.stop for s in every] + [s.stop for s in segments or []]
+        xmax = float(duration if duration is not None else max(ends, default=0.0))
+        lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
+                 "xmin = 0", f"xmax = {xmax!r}", "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
+        for k, (label, tier) in enumerate(tiers.items(), 1):
+            intervals: list[tuple[float, float, str]] = []
+            t = 0.0
+            for s in sorted(tier, key=lambda s: s.start):
+                if s.start > t:
+                    intervals.append((t, s.start, ""))
+                intervals.append((s.start, s.stop, s.label))
+                t = s.stop
+            if xmax > t or not intervals:
+                intervals.append((t, max(xmax, t), ""))
+            lines += [f"    item [{k}]:", '        class = "IntervalTier"', f'        name = "{label}"',
+                      "        xmin = 0", f"        xmax = {xmax!r}", f"        intervals: size = {len(intervals)}"]
+            for i, (a, b, text) in enumerate(intervals, 1):
+                text = text.replace('"', '""')
+                lines += [f"        intervals [{i}]:", f"            xmin = {a!r}",
+                          f"            xmax = {b!r}", f'            text = "{text}"']
+        return "\n".join(lines) + "\n"
+    raise ConfigError(f"unknown segment format {fmt!r}; choose one of {FORMATS}")
+
+
+def write_tiers(tiers: dict[str, list[Segment]], path: str | os.PathLike, *, fmt: str | None = None,
+                segments: list[Segment] | None = None, duration: float | None = None,
+                name: str | None = None, engine: str = "speechmusic") -> Path:
+    """Write ``tiers`` (see :func:`format_tiers`) to ``path``, atomically."""
+    path = Path(path)
+    fmt = fmt or _fmt_from_path(path)
+    text = format_tiers(tiers, fmt, segments=segments, duration=duration, name=name or path.stem, engine=engine)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_tiers(path: str | os.PathLike, *, fmt: str | None = None) -> dict[str, list[Segment]]:
+    """The segments of a file, grouped by label (the tiers of an overlapping segmentation;
+    'noEnergy' and empty labels left out), each in start order."""
+    out: dict[str, list[Segment]] = {}
+    for s in read_segments(path, fmt=fmt):
+        if s.label and s.label != SILENCE:
+            out.setdefault(s.label, []).append(s)
+    return {k: sorted(v, key=lambda s: s.start) for k, v in out.items()}

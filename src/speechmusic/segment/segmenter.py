@@ -9,7 +9,9 @@ speech regions), computed in streamed passes so memory stays bounded whatever th
    memory-mapped;
 2. network probabilities on fixed chunks of 10 s of patches (:mod:`speechmusic.segment.chunked`),
    each with enough margin that the result does not depend on where chunks start; a chunk that
-   may be active starts on the worker pool as soon as its frames exist, during pass 1;
+   may be active starts on the worker pool as soon as its frames exist, during pass 1 (a
+   checkpoint engine's chunks, on its own features computed from the same decode, all start
+   then; with no INA network to run, pass 1 computes only INA's log energies);
 3. activity detection over the whole file's log energies, then the chunks it needs that were
    not started;
 4. Viterbi smoothing, segments, mean probability per segment. In fast mode, every smoothed run
@@ -35,9 +37,9 @@ import torch
 from speechmusic.audio import DECODERS, iter_audio_blocks, libav_available
 from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
 from speechmusic.features import FeatureConfig, build_frontend
-from speechmusic.features.ina import InaBands
+from speechmusic.features.ina import PRE_EMPHASIS, InaBands
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
-from speechmusic.segment.chunked import PatchChunks
+from speechmusic.segment.chunked import FeatureChunks, PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
 from speechmusic.segment.sliding import (
     FAST_MARGIN,
@@ -56,7 +58,7 @@ from speechmusic.segment.viterbi import (
     viterbi,
 )
 
-__all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES", "DECODERS"]
+__all__ = ["Segmenter", "Analysis", "GRID_SECONDS", "ENGINES", "DECODERS", "resolve_checkpoint"]
 
 GRID_SECONDS = 0.02
 INA_RATE = 16000
@@ -133,53 +135,166 @@ class _Engine:
 
 
 class _InaEngine(_Engine):
-    def __init__(self, name: str, *, mode: str) -> None:
-        from speechmusic.models import load_ina_pretrained
+    """An INA network on INA's bands, each patch standardised on its own: the published ones
+    (``sm``, ``smn``, ``gender``) or a checkpoint of the same kind (:meth:`from_checkpoint`)."""
 
+    def __init__(self, name: str, *, mode: str, model: torch.nn.Module | None = None,
+                 labels: list[str] | None = None, viterbi_arg: float | None = None) -> None:
+        if model is None:
+            from speechmusic.models import load_ina_pretrained
+
+            model = load_ina_pretrained(name)
         self.name = name
-        self.model = load_ina_pretrained(name)
-        self.labels = list(self.model.labels)
-        self.viterbi_arg = _VITERBI_ARG[name]
+        self.model = model
+        self.labels = list(labels if labels is not None else model.labels)
+        self.viterbi_arg = viterbi_arg if viterbi_arg is not None else _VITERBI_ARG[name]
         self.bands = self.model.input_shape[0]
         self.mode = mode
+        # Fast mode's close-run check: a fine-tuned network is checked like the published ones.
+        self.verify_log_ratio = VERIFY_LOG_RATIO.get(name, 2.0)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, ckpt, *, mode: str) -> _InaEngine:
+        """A checkpoint on INA's bands (``features: ina_sm``/``ina_gender``) whose patches are
+        standardised one by one (``input_normalization: per_patch``, what fine-tuning from
+        ``init: ina:sm`` keeps) and whose network is an INA CNN: the published networks'
+        pipeline runs it, shared convolutions and exact recomputation of close calls included."""
+        from speechmusic.models import InaNet
+
+        cfg = ckpt.feature_config
+        expected = FeatureConfig.preset("ina_gender")
+        same_front = all(getattr(cfg, k) == getattr(expected, k) for k in
+                         ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax",
+                          "patch_frames"))
+        per_patch = ((ckpt.normalizer is None or not ckpt.normalizer.fitted)
+                     and ckpt.extra.get("input_normalization") == "per_patch")
+        if not (isinstance(ckpt.model, InaNet) and same_front and per_patch):
+            raise ConfigError(
+                f"{path}: a checkpoint on INA bands can segment only as INA's networks do (an 'ina' "
+                "network, INA's front-end of 68-frame patches, input_normalization per_patch); "
+                f"this one has arch {ckpt.model.arch!r}, normalisation "
+                f"{ckpt.extra.get('input_normalization', 'global')!r}. Train it with "
+                "'normalizer: per_patch', or on melspec/mfcc features")
+        model = ckpt.model.eval()
+        if ckpt.temperature != 1.0:
+            # Calibration folded into the output layer: softmax(z / T), exactly.
+            import copy
+
+            model = copy.deepcopy(model)
+            model.classifier = torch.nn.Sequential(model.classifier, _Scale(1.0 / ckpt.temperature))
+        return cls(path.parent.name if path.name == "model.pt" else path.stem, mode=mode, model=model,
+                   labels=list(ckpt.labels), viterbi_arg=float(ckpt.extra.get("viterbi_arg", 80.0)))
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
 
 
 def _load_engine(engine: str, *, mode: str) -> _Engine:
     if engine in ENGINES:
         return _InaEngine(engine, mode=mode)
-    path = Path(engine)
+    from speechmusic.segment.overlap import OVERLAP_ENGINES, OverlapEngine
+
+    if engine in OVERLAP_ENGINES or engine.endswith(".overlap.pt"):
+        return OverlapEngine(engine, mode=mode)  # speech and music at once (segment/overlap.py)
+    path = resolve_checkpoint(engine)
     if path.suffix in (".pt", ".pth", ".ckpt") or path.exists():
-        return _CheckpointEngine(path)
-    raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES} or a checkpoint file path")
-
-
-class _CheckpointEngine(_Engine):
-    """A model trained by ``speechmusic run`` (any architecture and input representation).
-
-    Its features are computed in pass 1, from the same decode as INA's bands (see
-    ``Segmenter._pass1_blocks``), into ``FEATURES_FILE`` in the call's temporary directory.
-    """
-
-    FEATURES_FILE = "model-features.f32"
-
-    def __init__(self, path: Path) -> None:
         from speechmusic.models import load_checkpoint
 
         ckpt = load_checkpoint(path)
+        if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands":
+            return _InaEngine.from_checkpoint(path, ckpt, mode=mode)
+        return _CheckpointEngine(path, mode=mode, ckpt=ckpt)
+    raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES} or a checkpoint file path")
+
+
+def resolve_checkpoint(engine: str | os.PathLike) -> Path:
+    """The checkpoint an ``engine`` path names: a folder holding ``model.pt`` (what
+    ``speechmusic train`` writes) stands for that file; any other path is itself."""
+    path = Path(engine)
+    return path / "model.pt" if path.is_dir() and (path / "model.pt").is_file() else path
+
+
+class _CheckpointEngine(_Engine):
+    """A model trained here (any architecture, input representation and normalisation).
+
+    Its features are computed in pass 1 from the same decode as INA's bands (see
+    ``Segmenter._pass1_blocks``) and handed as they come to a
+    :class:`~speechmusic.segment.chunked.FeatureChunks`, which runs the network on fixed chunks
+    of patches on the worker pool beside the decoding. A patch starts every ``step`` frames
+    (the 20 ms grid's spacing in frames, rounded) and each grid point takes the patch whose
+    centre is nearest. ``mode="fast"`` evaluates the convolutional networks with shared
+    convolutions (:mod:`speechmusic.models.patchwise`: each patch's own result, up to float
+    rounding); ``"exact"`` runs the model on every patch.
+    """
+
+    def __init__(self, path: Path, *, mode: str = "fast", ckpt=None) -> None:
+        from speechmusic.models import load_checkpoint
+        from speechmusic.models.patchwise import patchwise
+
+        ckpt = ckpt if ckpt is not None else load_checkpoint(path)
         if ckpt.feature_config is None:
             raise ConfigError(f"{path}: the checkpoint has no feature config; it cannot segment audio")
-        if ckpt.feature_config.kind == "ina_bands":
-            raise ConfigError(f"{path}: checkpoint engines on INA bands are not supported; "
-                              "use engine='sm'/'smn'")
+        if ckpt.feature_config.kind == "ina_bands":  # _load_engine sends these to _InaEngine
+            raise ConfigError(f"{path}: a checkpoint on INA bands runs as an INA engine")
         self.name = path.stem
+        self.mode = mode
         self.model = ckpt.model.eval()
         self.labels = list(ckpt.labels)
         self.config: FeatureConfig = ckpt.feature_config
         self.normalizer = ckpt.normalizer
         self.viterbi_arg = 80.0
+        self.temperature = ckpt.temperature  # calibration: softmax(logits / T)
+        cfg = self.config
+        if self.normalizer is not None and self.normalizer.fitted:
+            self.mean = np.asarray(self.normalizer.mean, dtype=np.float32).reshape(-1, 1)
+            self.scale = np.asarray(self.normalizer.scale, dtype=np.float32).reshape(-1, 1)
+        else:
+            self.mean = self.scale = None
+        # Patches standardised one by one (INA's normalisation, kept by models fine-tuned from
+        # its networks): evaluated patch by patch in both modes.
+        self.per_patch = self.mean is None and ckpt.extra.get("input_normalization") == "per_patch"
+        self.net = patchwise(self.model)
+        self.width = cfg.patch_frames
+        self.step = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))
         # Frames are cut by _FeatureWriter (centred framing's padding included), so the
         # front-end itself does not centre.
-        self.frontend = build_frontend(FeatureConfig.from_dict({**self.config.to_dict(), "center": False}))
+        self.frontend = build_frontend(FeatureConfig.from_dict({**cfg.to_dict(), "center": False}))
+
+    def chunk_patches(self) -> int:
+        """Patches per chunk: about 10 s, fewer where the shared maps of a chunk would be large."""
+        ten_seconds = max(1, round(10.0 * self.config.frame_rate / self.step))
+        return min(ten_seconds, self.net.block_patches()) if self.mode == "fast" else ten_seconds
+
+    def patch_probs(self, frames: np.ndarray) -> np.ndarray:
+        """Probabilities ``[n, classes]`` of the patches starting every ``step`` frames of the
+        (unnormalised) features ``frames`` ``[frames, n_features]``, every one that fits."""
+        x = np.ascontiguousarray(frames.T, dtype=np.float32)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
+        with torch.inference_mode():  # per thread: the pool's workers need their own
+            logits = self.net.logits(torch.from_numpy(x), step=self.step,
+                                     mode="exact" if self.per_patch else self.mode,
+                                     per_patch=self.per_patch)
+            return torch.softmax(logits / self.temperature, dim=-1).numpy()
+
+    def grid_probs(self, patch_probs: np.ndarray, n_points: int) -> np.ndarray:
+        """The probabilities ``[patches, classes]`` of the patches starting every ``step``
+        frames (at least one) on the 20 ms grid of ``n_points`` points: each point takes the
+        patch whose centre is nearest (the earlier one on ties)."""
+        cfg = self.config
+        starts = np.arange(len(patch_probs)) * self.step
+        centres = (starts + (self.width - 1) / 2) * cfg.hop_length / cfg.sample_rate
+        point_times = np.arange(n_points) * GRID_SECONDS + GRID_SECONDS / 2
+        nearest = np.clip(np.searchsorted(centres, point_times), 0, len(starts) - 1)
+        prev = np.clip(nearest - 1, 0, len(starts) - 1)
+        closer_prev = np.abs(centres[prev] - point_times) <= np.abs(centres[nearest] - point_times)
+        return patch_probs[np.where(closer_prev, prev, nearest)]
 
 
 class Segmenter:
@@ -192,7 +307,9 @@ class Segmenter:
         mode: ``"fast"`` (default: convolutions shared across overlapping patches, and every
             patch whose decision is close recomputed on its own; the exact path's labels) or
             ``"exact"`` (one network pass per patch, as the original); see
-            :mod:`speechmusic.segment.sliding`.
+            :mod:`speechmusic.segment.sliding`. For a checkpoint engine, whose patches share
+            one normalisation, the shared evaluation gives each patch's own result
+            (:mod:`speechmusic.models.patchwise`) and nothing needs recomputing.
         fast_margin: in fast mode, patches whose class margin (top probability minus the next)
             is below this are recomputed exactly, and smoothed runs are checked (see
             ``_verify_close_runs``). The default was measured to give the exact path's labels on
@@ -230,7 +347,10 @@ class Segmenter:
         self.min_duration_off = float(min_duration_off)
         if block_seconds <= 0:
             raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
-        self.engine = _load_engine(str(engine), mode=mode)
+        # An engine object with its own analysis (segment/overlap.py's) is taken as it is.
+        self.engine = engine if hasattr(engine, "analyse_with") else _load_engine(str(engine), mode=mode)
+        if gender and hasattr(self.engine, "analyse_with"):
+            raise ConfigError("gender=True needs a single-label engine (sm, smn or a checkpoint)")
         self.gender_engine = _InaEngine("gender", mode=mode) if gender else None
         self.mode = mode
         if decoder not in DECODERS:
@@ -249,19 +369,27 @@ class Segmenter:
 
     def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
         """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
+        if hasattr(self.engine, "analyse_with"):  # an overlap-aware engine (segment/overlap.py)
+            return self.engine.analyse_with(self, source, sr=sr)
         # Single-threaded torch on a pool of workers (and on this thread, for the front-end, as
         # long as the call lasts): on a small machine this keeps every core busy without the
         # intra-op thread pool's spin-waits, which collapse under load. Thread-local settings:
         # the caller's other threads, and threads started later, keep theirs.
         with tempfile.TemporaryDirectory(prefix="speechmusic-seg-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(self.threads, initializer=single_threaded_worker) as pool:
-            chunks = None
+            chunks = features = None
             if isinstance(self.engine, _InaEngine):
                 chunks = self._chunks_of(self.engine, pool)
                 chunks.start_feeding(energy_ratio=self.energy_ratio)
+            else:
+                engine = self.engine
+                features = FeatureChunks(engine.patch_probs, patch_frames=engine.width, step=engine.step,
+                                         chunk_patches=engine.chunk_patches(), pool=pool,
+                                         max_pending=2 * self.threads)
             bands, loge, duration = self._ina_features(source, sr, Path(tmp),
-                                                       feed=chunks.feed if chunks else None)
-            return self._segment(source, sr, bands, loge, duration, Path(tmp), chunks, pool)
+                                                       feed=chunks.feed if chunks else None,
+                                                       features=features)
+            return self._segment(source, sr, bands, loge, duration, chunks, features, pool)
 
     def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
         return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
@@ -290,28 +418,38 @@ class Segmenter:
         yield from iter_audio_blocks(source, sr=rate, block_seconds=self.block_seconds,
                                      normalize=False, decoder=decoder)
 
-    def _ina_features(self, source, sr, tmp: Path, *, feed=None) -> tuple[np.ndarray, np.ndarray, float]:
+    def _ina_features(self, source, sr, tmp: Path, *, feed=None,
+                      features: FeatureChunks | None = None) -> tuple[np.ndarray, np.ndarray, float]:
         """Pass 1: the 24 INA bands ``[frames, 24]`` and the log energies ``[frames]``, both
         memory-mapped from files in ``tmp`` (nothing accumulates on the heap between chunks,
         which would pin it and let it grow with the file's duration). ``feed(bands, loge)`` sees
-        each piece as it is written."""
+        each piece as it is written; ``features`` (a checkpoint engine's) gets the model's
+        features of the same decode. When no INA network runs (a checkpoint engine without
+        gender), only the log energies are computed, and ``bands`` is None."""
         cfg = self._ina_front.config
+        # The bands are needed by whatever reads them as they come (``feed``: INA's networks, the
+        # overlap engine) and by INA's networks afterwards.
+        need_bands = (feed is not None or isinstance(self.engine, _InaEngine) or self.gender_engine is not None
+                      or getattr(self.engine, "overlap", False))  # segment/overlap.py's engine
         stream = _FrameStream(win=cfg.win_length, hop=cfg.hop_length)
         bands_path, energy_path = tmp / "bands.f32", tmp / "loge.f32"
         n_samples = n_frames = 0
         with open(bands_path, "wb") as fb, open(energy_path, "wb") as fe, torch.inference_mode():
             # Decoding runs one block ahead in its own thread: it holds the GIL (PyAV) while
             # the front-end's torch operations here release it, so the two overlap.
-            for block in _read_ahead(self._pass1_blocks(source, sr, tmp)):
+            for block in _read_ahead(self._pass1_blocks(source, sr, features)):
                 n_samples += len(block)
                 samples, n = stream.push(block)
                 for k0 in range(0, n, _CHUNK_FRAMES):
                     k1 = min(n, k0 + _CHUNK_FRAMES)
                     piece = samples[k0 * cfg.hop_length: (k1 - 1) * cfg.hop_length + cfg.win_length]
-                    bands, loge = self._ina_front.with_energy(torch.from_numpy(piece))
-                    frame_bands = np.ascontiguousarray(bands.T.numpy(), dtype=np.float32)
+                    if need_bands:
+                        bands, loge = self._ina_front.with_energy(torch.from_numpy(piece))
+                        frame_bands = np.ascontiguousarray(bands.T.numpy(), dtype=np.float32)
+                        fb.write(frame_bands.tobytes())
+                    else:
+                        loge = _log_energy(torch.from_numpy(piece), win=cfg.win_length, hop=cfg.hop_length)
                     frame_loge = np.ascontiguousarray(loge.numpy(), dtype=np.float32)
-                    fb.write(frame_bands.tobytes())
                     fe.write(frame_loge.tobytes())
                     n_frames += k1 - k0
                     if feed is not None:
@@ -320,13 +458,13 @@ class Segmenter:
         if n_frames == 0:
             raise AudioTooShortError(where, f"{n_samples / INA_RATE * 1000:.0f} ms of audio; at least "
                                             "25 ms is needed for one analysis frame")
-        bands = np.memmap(bands_path, dtype=np.float32, mode="r", shape=(n_frames, 24))
+        bands = np.memmap(bands_path, dtype=np.float32, mode="r", shape=(n_frames, 24)) if need_bands else None
         loge = np.memmap(energy_path, dtype=np.float32, mode="r", shape=(n_frames,))
         return bands, loge, n_samples / INA_RATE
 
     # ------------------------------------------------------------------ passes 2-4
-    def _segment(self, source, sr, bands: np.ndarray, loge: np.ndarray, duration: float,
-                 tmp: Path, chunks: PatchChunks | None, pool) -> Analysis:
+    def _segment(self, source, sr, bands: np.ndarray | None, loge: np.ndarray, duration: float,
+                 chunks: PatchChunks | None, features: FeatureChunks | None, pool) -> Analysis:
         active = energy_activity(loge, ratio=self.energy_ratio)[::2]
         if self.min_duration_off > 0:
             active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
@@ -339,7 +477,7 @@ class Segmenter:
             self._verify_close_runs(engine, bands, probs, [(a, b) for on, a, b in runs(active) if on],
                                     trans, pool)
         else:
-            probs = self._checkpoint_probs(engine, source, sr, n_points, tmp)
+            probs = self._checkpoint_probs(engine, source, n_points, features)
 
         segments: list[Segment] = []
         point_labels = np.full(n_points, -1, dtype=np.int64)
@@ -347,7 +485,7 @@ class Segmenter:
             if not flag:
                 segments.append(Segment(SILENCE, a * GRID_SECONDS, b * GRID_SECONDS))
                 continue
-            path = viterbi(np.log(probs[a:b]), trans)
+            path = viterbi(_log(probs[a:b]), trans)
             point_labels[a:b] = path
             for cls, c, d in runs(path):
                 label = engine.labels[cls]
@@ -370,7 +508,7 @@ class Segmenter:
                     split.append(seg)
                     continue
                 a, b = round(seg.start / GRID_SECONDS), round(seg.stop / GRID_SECONDS)
-                path = viterbi(np.log(gender_probs[a:b]), gtrans)
+                path = viterbi(_log(gender_probs[a:b]), gtrans)
                 for cls, c, d in runs(path):
                     split.append(Segment(g.labels[cls], (a + c) * GRID_SECONDS, (a + d) * GRID_SECONDS,
                                          float(gender_probs[a + c: a + d, cls].mean())))
@@ -435,14 +573,14 @@ class Segmenter:
 
         for a, b in regions:
             while b > a:
-                spans = runs(viterbi(np.log(probs[a:b]), trans))
+                spans = runs(viterbi(_log(probs[a:b]), trans))
                 probes = [np.linspace(c, d - 1, max(3, (d - c) // 50)).round().astype(int) for _, c, d in spans]
                 recompute(grid.patch_of_point[a + np.concatenate(probes)], a, b)
                 want = np.zeros(b - a, dtype=bool)
                 for cls, c, d in spans:
                     logp = np.log(np.clip(probs[a + c: a + d], 1e-30, None))
                     others = np.delete(logp, cls, axis=1).max(axis=1)
-                    if (float((logp[:, cls] - others).mean()) < VERIFY_LOG_RATIO[engine.name]
+                    if (float((logp[:, cls] - others).mean()) < engine.verify_log_ratio
                             or bool(moved[grid.patch_of_point[a + c: a + d]].any())):
                         want[max(0, c - VERIFY_PAD): d + VERIFY_PAD] = True
                 todo = grid.patch_of_point[a:b][want]
@@ -461,10 +599,11 @@ class Segmenter:
         probs[:] = p[0].numpy()
         return probs
 
-    def _pass1_blocks(self, source, sr: int | None, tmp: Path) -> Iterator[np.ndarray]:
+    def _pass1_blocks(self, source, sr: int | None,
+                      features: FeatureChunks | None) -> Iterator[np.ndarray]:
         """Pass 1's 16 kHz blocks. With a checkpoint engine, the same decode (``self.decoder``,
-        resampled by soxr to both rates) also gives the model's features, written to
-        ``tmp / FEATURES_FILE`` as the blocks go by: each file is decoded once."""
+        resampled by soxr to both rates) also gives the model's features, handed to
+        ``features`` as the blocks go by: each file is decoded once."""
         engine = self.engine
         if not isinstance(engine, _CheckpointEngine):
             yield from self._blocks(source, sr, INA_RATE, ina=True)
@@ -479,47 +618,42 @@ class Segmenter:
                                 fillvalue=np.zeros(0, dtype=np.float32))
         else:
             pairs = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
-        with _FeatureWriter(engine, tmp / engine.FEATURES_FILE) as features:
-            for ina_block, model_block in pairs:
-                features.push(model_block)
-                yield ina_block
-            features.finish()
+        writer = _FeatureWriter(engine, features.feed)
+        for ina_block, model_block in pairs:
+            writer.push(model_block)
+            yield ina_block
+        writer.finish()
+        features.finish()
 
-    def _checkpoint_probs(self, engine: _CheckpointEngine, source, sr, n_points: int, tmp: Path) -> np.ndarray:
-        """Probabilities of a trained checkpoint, mapped onto the 20 ms grid (nearest patch), from
-        the features pass 1 wrote (``_pass1_blocks``)."""
+    def _checkpoint_probs(self, engine: _CheckpointEngine, source, n_points: int,
+                          features: FeatureChunks) -> np.ndarray:
+        """Probabilities of a trained checkpoint on the 20 ms grid (nearest patch), from the
+        chunks pass 1 started (``_pass1_blocks``)."""
         cfg = engine.config
-        path = tmp / engine.FEATURES_FILE
-        if path.stat().st_size == 0:
+        if features.n_frames == 0:
             where = source if isinstance(source, (str, os.PathLike)) else None
             raise AudioTooShortError(where, f"shorter than one {cfg.n_fft}-sample analysis frame of the model")
-        feats = np.asarray(np.memmap(path, dtype=np.float32, mode="r").reshape(-1, cfg.n_features)).T
-        if engine.normalizer is not None and engine.normalizer.fitted:
-            mean, scale = engine.normalizer.mean, engine.normalizer.scale
-        else:
-            mean, scale = 0.0, 1.0
-        n_frames = feats.shape[1]
-        width = cfg.patch_frames
-        if n_frames < width:  # pad like make_patches(pad="edge")
-            feats = np.concatenate([feats, np.repeat(feats[:, -1:], width - n_frames, axis=1)], axis=1)
-            n_frames = width
-        hop = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))
-        starts = np.arange(0, n_frames - width + 1, hop)
-        centres = (starts + (width - 1) / 2) * cfg.hop_length / cfg.sample_rate
-        point_times = np.arange(n_points) * GRID_SECONDS + GRID_SECONDS / 2
-        nearest = np.clip(np.searchsorted(centres, point_times), 0, len(starts) - 1)
-        prev = np.clip(nearest - 1, 0, len(starts) - 1)
-        closer_prev = np.abs(centres[prev] - point_times) <= np.abs(centres[nearest] - point_times)
-        nearest = np.where(closer_prev, prev, nearest)
-        patch_probs = np.empty((len(starts), len(engine.labels)), dtype=np.float32)
-        with torch.inference_mode():
-            for i in range(0, len(starts), 1024):
-                idx = starts[i: i + 1024]
-                batch = np.stack([feats[:, s: s + width] for s in idx])
-                batch = (batch - np.reshape(mean, (-1, 1))) / np.reshape(scale, (-1, 1))
-                logits = engine.model(torch.from_numpy(batch.astype(np.float32)))
-                patch_probs[i: i + len(idx)] = torch.softmax(logits, dim=-1).numpy()
-        return patch_probs[nearest]
+        if features.n_patches == 0:  # pad like make_patches(pad="edge")
+            frames = features.frames()
+            frames = np.concatenate([frames, np.repeat(frames[-1:], engine.width - len(frames), axis=0)])
+            return engine.grid_probs(engine.patch_probs(frames), n_points)
+        return engine.grid_probs(features.probs(), n_points)
+
+
+def _log(probs: np.ndarray) -> np.ndarray:
+    """Log probabilities for the Viterbi: a probability that underflowed to 0 is -inf there
+    (a path through it is impossible), not a warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(probs)
+
+
+def _log_energy(samples: torch.Tensor, *, win: int, hop: int) -> torch.Tensor:
+    """The log frame energies of :meth:`InaBands.with_energy` alone (its same operations, so the
+    same numbers), without the bands' FFT: what activity detection needs when no INA network runs."""
+    frames = samples.to(torch.float32).unfold(-1, win, hop)
+    previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+    emphasised = frames - PRE_EMPHASIS * previous
+    return torch.log(emphasised.square().sum(-1))
 
 
 def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
@@ -530,6 +664,9 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
     end = object()
 
     def produce() -> None:
+        # This thread is ours: torch work in it (a checkpoint engine's front-end) runs on one
+        # thread, not on an intra-op pool that collapses when other threads want the cores.
+        single_threaded_worker()
         try:
             for item in items:
                 while not stop.is_set():
@@ -568,25 +705,19 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
 
 
 class _FeatureWriter:
-    """A checkpoint engine's features of a signal pushed in blocks, appended to ``path`` as float32
+    """A checkpoint engine's features of a signal pushed in blocks, handed to ``sink`` as float32
     ``[frames, n_features]`` rows as soon as their frames are complete: equal to one pass of the
-    config's front-end over the whole signal, centred framing included. A context manager (the
-    file is closed on exit); ``finish()`` after the last block."""
+    config's front-end over the whole signal, centred framing included. ``finish()`` after the
+    last block."""
 
-    def __init__(self, engine: _CheckpointEngine, path: Path) -> None:
+    def __init__(self, engine: _CheckpointEngine, sink) -> None:
         cfg = engine.config
-        self.frontend, self.fh = engine.frontend, open(path, "wb")  # closed by __exit__
+        self.frontend, self.sink = engine.frontend, sink
         self.hop, self.n_fft, self.center = cfg.hop_length, cfg.n_fft, cfg.center
         self.half = cfg.n_fft // 2 if cfg.center else 0
         self.stream = _FrameStream(win=cfg.n_fft, hop=cfg.hop_length)
         self.pad = self.half  # zeros still to put before the first sample
         self.n_samples = self.n_frames = 0
-
-    def __enter__(self) -> _FeatureWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.fh.close()
 
     def push(self, block: np.ndarray) -> None:
         """Add the next samples (at the config's rate)."""
@@ -608,5 +739,5 @@ class _FeatureWriter:
         if n:
             with torch.inference_mode():
                 out = self.frontend(torch.from_numpy(np.ascontiguousarray(samples)))[:, :n]
-            self.fh.write(np.ascontiguousarray(out.T.numpy(), dtype=np.float32).tobytes())
+            self.sink(np.ascontiguousarray(out.T.numpy(), dtype=np.float32))
             self.n_frames += n

@@ -1,0 +1,148 @@
+"""The overlap engine: shipped weights, tiers, formats, fast == exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speechmusic.segment import Segmenter
+from speechmusic.segment.formats import (
+    TIER_FORMATS,
+    Segment,
+    format_tiers,
+    parse_segments,
+    read_segments,
+    read_tiers,
+    write_tiers,
+)
+from speechmusic.segment.overlap import (
+    WEIGHTS_PATH,
+    OverlapDetector,
+    decide,
+    flat_segments,
+    tier_segments,
+)
+from tests.conftest import music_like, speech_like
+
+RATE = 16000
+
+
+def _programme(seed: int = 0) -> np.ndarray:
+    """4 s music, 4 s speech over music, 3 s speech alone, 1 s near-silence, 3 s music."""
+    music = music_like(RATE, 15.0, seed=seed) * 0.3
+    speech = speech_like(RATE, 7.0, seed=seed + 1) * 0.5
+    x = np.zeros(15 * RATE, dtype=np.float32)
+    x[: 8 * RATE] += music[: 8 * RATE]
+    x[4 * RATE: 11 * RATE] += speech
+    x[12 * RATE:] += music[12 * RATE:]
+    x[11 * RATE: 12 * RATE] += 1e-4 * np.random.default_rng(seed).standard_normal(RATE).astype(np.float32)
+    return x
+
+
+def test_shipped_weights_load_and_are_small():
+    assert WEIGHTS_PATH.is_file()
+    assert WEIGHTS_PATH.stat().st_size <= 5 * 2**20
+    det = OverlapDetector.load()
+    assert det.labels == ("speech", "music")
+    assert set(det.thresholds) == set(det.penalties) == {"speech", "music"}
+    assert det.model.n_classes == 2 and det.n_bands == 21
+
+
+@pytest.fixture(scope="module")
+def analyses():
+    fast = Segmenter("overlap", threads=1).analyse(_programme(), sr=RATE)
+    exact = Segmenter("overlap", mode="exact", threads=1).analyse(_programme(), sr=RATE)
+    return fast, exact
+
+
+def test_engine_on_short_audio():
+    a = Segmenter("overlap", threads=1).analyse(_programme()[: 5 * RATE], sr=RATE)
+    assert set(a.tiers) == {"speech", "music"} and a.decisions.shape == (len(a.active), 2)
+    assert a.segments[0].start == 0 and a.segments[-1].stop == pytest.approx(len(a.active) * 0.02)
+
+
+@pytest.mark.slow
+def test_tiers_and_flat_segments(analyses):
+    a, _ = analyses
+    assert set(a.tiers) == {"speech", "music"}
+    assert a.probs.shape == (len(a.active), 2)
+    flat = a.segments
+    assert flat[0].start == 0 and abs(flat[-1].stop - len(a.active) * 0.02) < 1e-9
+    assert all(x.stop == pytest.approx(y.start) for x, y in zip(flat, flat[1:], strict=False))
+    assert {s.label for s in flat} <= {"speech", "music", "speech+music", "noise", "noEnergy"}
+    for lab, tier in a.tiers.items():
+        assert all(s.label == lab and 0 <= s.probability <= 1 for s in tier)
+    cols, table = a.frame_table()
+    assert cols == ["start", "active", "p_speech", "p_music"] and table.shape[1] == 4
+
+
+@pytest.mark.slow
+def test_fast_equals_exact(analyses):
+    fast, exact = analyses
+    agree = (fast.decisions == exact.decisions).all(axis=1).mean()
+    assert agree >= 0.999
+    assert fast.n_exact < fast.n_patches  # the shared path did some of the work
+
+
+def test_decisions_from_probabilities():
+    probs = np.array([[0.9, 0.1]] * 50 + [[0.9, 0.9]] * 50 + [[0.1, 0.9]] * 50, dtype=np.float32)
+    active = np.ones(150, dtype=bool)
+    active[-10:] = False
+    dec = decide(probs, active, thresholds={"speech": 0.5, "music": 0.5}, penalties={"speech": 1, "music": 1})
+    tiers = tier_segments(dec, probs)
+    assert [(s.start, s.stop) for s in tiers["speech"]] == [(0.0, 2.0)]
+    assert [(s.start, round(s.stop, 6)) for s in tiers["music"]] == [(1.0, 2.8)]
+    flat = flat_segments(dec, probs, active)
+    assert [s.label for s in flat] == ["speech", "speech+music", "music", "noEnergy"]
+
+
+TIERS = {"speech": [Segment("speech", 1.0, 2.5, 0.8), Segment("speech", 4.0, 6.0, 0.7)],
+         "music": [Segment("music", 0.0, 5.0, 0.9)]}
+FLAT = [Segment("music", 0.0, 1.0, 0.9), Segment("speech+music", 1.0, 2.5, 0.8), Segment("music", 2.5, 4.0, 0.9),
+        Segment("speech+music", 4.0, 5.0, 0.7), Segment("speech", 5.0, 6.0, 0.7)]
+
+
+@pytest.mark.parametrize("fmt", TIER_FORMATS)
+def test_tier_formats_round_trip(tmp_path, fmt):
+    from speechmusic.segment.formats import EXTENSIONS
+
+    path = write_tiers(TIERS, tmp_path / f"x{EXTENSIONS[fmt]}", fmt=fmt, segments=FLAT, duration=7.0)
+    back = read_tiers(path, fmt=fmt)
+    assert set(back) == {"speech", "music"}
+    for lab, tier in TIERS.items():
+        assert [(s.start, s.stop) for s in back[lab]] == [(s.start, s.stop) for s in tier]
+    every = read_segments(path, fmt=fmt)
+    assert len(every) == 3
+
+
+def test_flat_formats_get_speech_and_music(tmp_path):
+    text = format_tiers(TIERS, "csv", segments=FLAT)
+    assert [s.label for s in parse_segments(text, "csv")] == [s.label for s in FLAT]
+    mirex = format_tiers(TIERS, "mirex")
+    assert mirex.splitlines()[0] == "0.000\t5.000\tmusic"
+
+
+def test_mirex_and_textgrid_score_as_written(tmp_path):
+    from speechmusic.evaluation.detection import read_events, score_file
+
+    path = write_tiers(TIERS, tmp_path / "x.lab", segments=FLAT)
+    events = read_events(path)
+    res = score_file(FLAT, events, duration=7.0)
+    assert res.metrics["segment"]["speech"]["f_measure"] == pytest.approx(1.0)
+    assert res.metrics["segment"]["music"]["f_measure"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_cli_writes_tiers(tmp_path, write_wav):
+    from speechmusic.cli import main
+
+    wav = write_wav("prog.wav", _programme(), RATE)
+    out = tmp_path / "out"
+    for fmt in ("textgrid", "mirex", "csv"):
+        assert main(["segment", str(wav), "-o", str(out), "--engine", "overlap", "--format", fmt,
+                     "--frame-probs"]) == 0
+    text = (out / "prog.TextGrid").read_text()
+    assert 'name = "speech"' in text and 'name = "music"' in text
+    assert (out / "prog.lab").is_file()
+    header = (out / "prog.frames.csv").read_text().splitlines()[0]
+    assert header == "start,active,p_speech,p_music"
