@@ -30,7 +30,6 @@ another folder); one trained with the same is resumed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -71,7 +70,7 @@ from speechmusic.training.loop import EpochLog, fit, gain_direction, seed_everyt
 from speechmusic.training.owndata import TrainingData
 from speechmusic.training.patches import PatchSet
 from speechmusic.training.recipe import Recipe
-from speechmusic.training.runner import SKIPPED_COLUMNS, registry_factory
+from speechmusic.training.runner import registry_factory, write_skipped
 
 __all__ = ["EngineResult", "Initialisation", "resolve_init", "train_engine",
            "describe_data", "describe_recipe", "ENGINE_FILE", "EXPERIMENT"]
@@ -234,15 +233,6 @@ def _check_resume(out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
                           f"({', '.join(keys)}); rerun with the same ones to resume it, or write "
                           "to a new folder")
     return old
-
-
-def _write_skipped(run_dir: Path, records: Sequence[Any]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SKIPPED_COLUMNS)
-    for r in records:
-        writer.writerow([getattr(r, c) for c in SKIPPED_COLUMNS])
-    atomic_write_text(run_dir / "skipped.csv", buf.getvalue())
 
 
 def _run_config(*, out: Path, labels: list[str], fc: FeatureConfig, features_name: str, arch: str,
@@ -494,7 +484,7 @@ def _final_section(final: dict[str, Any]) -> Any:
     note = f" ({final['epochs_from_cv']})" if final.get("epochs_from_cv") else ""
     return Section("Final model").add(Paragraph(
         f"Trained on {final['clips']} clips ({final['patches']} patches{held}), "
-        f"{final['epochs_run']} epochs: {final['why']}{note}."))
+        f"{final['epochs_run']} epoch{'s' if final['epochs_run'] != 1 else ''}: {final['why']}{note}."))
 
 
 def _write_report(out: Path, record: dict[str, Any], *, cv_dir: Path | None,
@@ -605,7 +595,7 @@ def _run_cv(*, data: TrainingData, plan: _Plan, recipe: Recipe, protocol: Any, r
         name=EXPERIMENT, features_name=plan.features_name,
         checkpoint_extra=_checkpoint_extra(plan.init, recipe), on_fold_end=on_fold_end,
         on_epoch=on_epoch)
-    _write_skipped(cv_dir, result.skipped)
+    write_skipped(cv_dir, result.skipped)
     write_results(cv_dir, collect_results(cv_dir))
     return result
 

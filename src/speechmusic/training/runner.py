@@ -25,7 +25,7 @@ import csv
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -191,12 +191,13 @@ def registry_factory(experiment: Experiment) -> Callable[[FoldContext], Any]:
     return build
 
 
-def _write_skipped(run_dir: Path, records: list[SkipRecord]) -> None:
+def write_skipped(run_dir: Path, records: Sequence[SkipRecord]) -> None:
+    """``run_dir/skipped.csv``: the inputs left out of a run and why (``SKIPPED_COLUMNS``)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SKIPPED_COLUMNS)
     for r in records:
-        writer.writerow([getattr(r, c) if c != "clip_id" else r.clip_id for c in SKIPPED_COLUMNS])
+        writer.writerow([getattr(r, c) for c in SKIPPED_COLUMNS])
     atomic_write_text(run_dir / "skipped.csv", buf.getvalue())
 
 
@@ -335,7 +336,7 @@ def run_config(config: RunConfig, run_dir: str | os.PathLike, *, only: list[str]
                 if k not in seen_skips:
                     seen_skips.add(k)
                     result.skipped.append(rec)
-            _write_skipped(run_dir, result.skipped)
+            write_skipped(run_dir, result.skipped)
             result.results = collect_results(run_dir)
             write_results(run_dir, result.results)
         log.info("run %s finished: features extracted %d, read from cache %d, skipped clips %d, "

@@ -40,8 +40,6 @@ Running again into the same directory trains only what is missing.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -75,8 +73,8 @@ from speechmusic.training import (
 from speechmusic.training.config import protocol_differences, training_differences
 from speechmusic.training.cv import AudioProtocol, check_splittable, protocol_cache
 from speechmusic.training.runner import (
-    SKIPPED_COLUMNS,
     SkippedExperiment,
+    write_skipped,
     write_skipped_experiments,
 )
 from speechmusic.transfer.baseline import (
@@ -345,7 +343,7 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
                     features_name=spec.features[0], normalizer="fit", model=f"{base}_baseline",
                     arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
-        _write_skipped(run_dir, result.skipped)
+        write_skipped(run_dir, result.skipped)
 
     result.table = table2_rows(run_dir, config, targets=[t.name for t in targets],
                                unavailable=result.unavailable,
@@ -449,10 +447,3 @@ def _transfer_factory(path: Path, *, strategy: str, head_units: int) -> Callable
     return build
 
 
-def _write_skipped(run_dir: Path, records: list[SkipRecord]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SKIPPED_COLUMNS)
-    for r in records:
-        writer.writerow([getattr(r, c) for c in SKIPPED_COLUMNS])
-    atomic_write_text(run_dir / "skipped.csv", buf.getvalue())
