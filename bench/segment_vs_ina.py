@@ -1,6 +1,7 @@
 """speechmusic's segmenter against the original inaSpeechSegmenter 0.6.8, on the same machine.
 
     .venv/bin/python bench/segment_vs_ina.py [--ina-venv /tmp/ina] [--repeats 2]
+    .venv/bin/python bench/segment_vs_ina.py --format-ina DIR [--mode fast|exact]
 
 Creates the original's side environment if it is missing (``bench/_sideenv.py``, shared with
 ``bench/peers.py``; by default ``~/.cache/speechmusic/bench-envs/ina``; ``tools/golden/README.md``
@@ -14,6 +15,13 @@ original, ours, ...) and each file keeps its best of ``--repeats`` rounds. Repor
 configuration: the share of 20 ms frames with the same label as the original, the throughput
 (seconds of audio per wall second) of each and their ratio; then the whole-process time of each
 command line on all the files (start-up, imports and model loading included).
+
+``--format-ina DIR`` does one thing instead: the files each side writes. For each configuration,
+the original's command line (``ina_speech_segmenter.py``, which writes with its ``seg2csv``) and
+``speechmusic segment --format ina`` segment the librosa-data recordings into
+``DIR/<config>/original`` and ``DIR/<config>/ours``; then, per file, whether the two are
+byte-identical, and where not, why: whether the labels differ (the engines decided differently),
+or only the way the same segments are written.
 """
 
 from __future__ import annotations
@@ -97,9 +105,17 @@ def main() -> None:
     parser.add_argument("--ina-venv", type=Path,
                         default=Path(os.environ.get("INA_VENV") or _sideenv.default_venv("ina")))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--format-ina", type=Path, metavar="DIR",
+                        help="only compare the files both write (the original's CSV, ours with "
+                             "--format ina) on the librosa-data recordings, in DIR")
+    parser.add_argument("--mode", choices=("fast", "exact"), default="fast",
+                        help="our segmenter's mode for --format-ina (default: fast)")
     args = parser.parse_args()
     if not AUDIO.exists():
         sys.exit(f"no shared data at {AUDIO}")
+    if args.format_ina:
+        compare_files(args.format_ina, args.ina_venv, mode=args.mode)
+        return
     from speechmusic.audio import load_audio
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,6 +179,62 @@ def main() -> None:
     for key, (t_ref, t_ours) in cli.items():
         print(f"{key:11s} {t_ref:11.1f} {t_ours:8.1f} {audio_s / t_ref:14.1f} {audio_s / t_ours:10.1f} "
               f"{t_ref / t_ours:8.1f}x")
+
+
+def compare_files(out: Path, ina_venv: Path, *, mode: str) -> None:
+    """The original's CSV files against ours (``--format ina``), byte for byte (see the module
+    docstring); prints a line per configuration and one per differing file."""
+    files = sorted(str(p) for p in AUDIO.glob("*.ogg"))
+    side = _sideenv.ensure("ina", ina_venv)
+    env = side.run_env()
+    script = ina_venv / "bin" / "ina_speech_segmenter.py"
+    ours_cmd = str(Path(sys.executable).parent / "speechmusic")
+    print(f"{len(files)} librosa-data recordings; the original: inaSpeechSegmenter "
+          f"{side.versions.get('inaSpeechSegmenter')} (its ina_speech_segmenter.py); ours: "
+          f"speechmusic segment --format ina --mode {mode}")
+    for key, engine, gender in CONFIGS:
+        ref_dir, our_dir = out / key / "original", out / key / "ours"
+        for d in (ref_dir, our_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            for old in d.glob("*.csv"):
+                old.unlink()
+        wall([str(side.python), "-c", DRIVER, "--cli", str(script), "-i", *files, "-o", str(ref_dir),
+              "-d", engine, "-g", "true" if gender else "false"], env)
+        wall([ours_cmd, "segment", *files, "-o", str(our_dir), "--engine", engine, "--mode", mode,
+              "--format", "ina", "--overwrite", *(["--gender"] if gender else [])], dict(os.environ))
+        same, notes = 0, []
+        for f in files:
+            name = Path(f).stem + ".csv"
+            ref, got = (ref_dir / name).read_bytes(), (our_dir / name).read_bytes()
+            if ref == got:
+                same += 1
+                continue
+            notes.append(f"  {name}: {why_different(ref, got)}")
+        print(f"{key}: {same}/{len(files)} files byte-identical")
+        for line in notes:
+            print(line)
+
+
+def why_different(ref: bytes, got: bytes) -> str:
+    """Why two files in the original's format differ: their labels on the 20 ms grid, their
+    segments, or only how the same segments are written."""
+    def rows(data: bytes) -> tuple[str, list[tuple[str, float, float]]]:
+        lines = data.decode("utf-8").splitlines()
+        return lines[0], [(a, float(b), float(c)) for a, b, c in (ln.split("\t") for ln in lines[1:])]
+
+    (h_ref, r_ref), (h_got, r_got) = rows(ref), rows(got)
+    if h_ref != h_got:
+        return f"headers differ ({h_ref!r} / {h_got!r})"
+    n = int(round(max(r_ref[-1][2], r_got[-1][2]) / 0.02))
+    agree = float((frame_labels(r_ref, n) == frame_labels(r_got, n)).mean())
+    frames = f"{100 * agree:.2f} % of 20 ms frames agree"
+    if [r[0] for r in r_ref] != [r[0] for r in r_got]:
+        return f"the engines' labels differ: {len(r_ref)} / {len(r_got)} segments, {frames}"
+    if all(abs(a[1] - b[1]) < 1e-9 and abs(a[2] - b[2]) < 1e-9
+           for a, b in zip(r_ref, r_got, strict=True)):
+        return "the same segments, written differently (number formatting)"
+    moved = sum(a[1:] != b[1:] for a, b in zip(r_ref, r_got, strict=True))
+    return f"the same labels in the same order, {moved} segment(s) with other boundaries, {frames}"
 
 
 def run_json(cmd: list[str], env: dict) -> dict:

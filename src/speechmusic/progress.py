@@ -78,8 +78,9 @@ def format_speed(audio_seconds: float, wall_seconds: float) -> str:
 class BatchProgress:
     """The bar of a batch of recordings: files done / total, audio done / total (the bar itself
     and its time left are measured in audio), the speed in times real time, and the file in
-    progress with how long it has been running (the segmenter reports no progress within a file,
-    so the bar moves when a file is finished; the elapsed time ticks every second meanwhile).
+    progress with how long it has been running (the elapsed time ticks every second). The bar
+    moves when a file is finished; ``speechmusic segment``'s subclass also moves it within a
+    file, from the segmenter's ``progress`` hook.
 
     Call :meth:`begin` before a file, :meth:`end` after it (done or failed), :meth:`close` at
     the end (or use it as a context manager). Shows nothing where :func:`progress_enabled` is false.

@@ -23,7 +23,8 @@ def _demo_out(tmp_path):
     seg = {"scores": [{"engine": "demo-trained VGG-like (3 classes)", "accuracy": 0.9,
                        "accuracy_min_duration_off": 0.92, "seconds": 1.5},
                       {"engine": "INA published (smn)", "accuracy": None, "note": "weights missing"}],
-           "timeline": _timeline_png([("truth", truth), ("demo", found)], 10.0), "duration": 10.0}
+           "timeline": _timeline_png([("truth", truth), ("demo", found)], 10.0), "duration": 10.0,
+           "note": "The demo's own engine is the VGG-like network trained from scratch."}
     page = _write_report(out, study_dir=study_dir, transfer_dir=transfer_dir, transfer=transfer,
                          transfer_rows=table2_rows(transfer_dir, transfer), seg=seg,
                          settings=SETTINGS["quick"], timings={"corpus": 12.0, "stages one and two": 80.0})
@@ -48,6 +49,9 @@ def test_demo_page_sections_without_markdown_residue(tmp_path):
     # The run's context: settings of the quick demo and the sizes of every fold.
     assert "2-fold grouped cross-validation" in text and "at most 2 epochs" in text
     assert "at most 4 training patches per clip" in text and "5 / 6" in text
+    # What the demo's own engine is, before its scores.
+    note = text.index("own engine is the VGG-like network trained from scratch.")
+    assert note < text.index("<h3>Frame accuracy against the truth</h3>")
     assert '<a href="study/report/report.html">' in text and (out / "study/report/report.html").is_file()
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from speechmusic.cli import main
 
+# The whole quick demo (rendering, both stages, the segmenter): minutes on 2 cores.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def quick_demo(renderers, tmp_path_factory):
@@ -31,7 +34,16 @@ def test_report_has_every_stage_with_numbers(quick_demo):
     assert "Acc_FZ" in table2 and "Acc_IN" in table2 and "Acc_FT" in table2
     # The tool: both engines scored against the programme's truth, and the timeline picture.
     scores = json.loads((quick_demo / "segmentation" / "scores.json").read_text())
-    assert scores[0]["engine"].startswith("demo-trained") and 0.0 <= scores[0]["accuracy"] <= 1.0
+    assert scores[0]["engine"].startswith("demo") and 0.0 <= scores[0]["accuracy"] <= 1.0
+    # The quick run fine-tunes INA's network where its weights are available (a network trained
+    # from scratch on the quick corpus scores about 21 %), and the page says so.
+    if scores[0]["engine"].startswith("demo fine-tuned INA"):
+        assert scores[0]["accuracy"] >= 0.9
+        assert (quick_demo / "segmenter-engine" / "model.pt").is_file()
+        assert "cannot learn the task from the quick corpus" in text
+        assert "with its dense blocks trained (the convolutions frozen)" in text
+    else:
+        assert "not available here" in text
     for s in scores:
         if s["accuracy"] is not None:
             assert 0.0 <= s["accuracy_min_duration_off"] <= 1.0

@@ -420,3 +420,83 @@ def test_patterns_and_folders_without_audio_are_warned_about(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records]
     assert f"{tmp_path / 'docs'}: no audio file in this folder" in warned
     assert f"{tmp_path / 'docs' / '*.txt'}: no audio file matches" in warned
+
+
+def test_progress_within_a_long_file(ina_weights, tmp_path, capsys, monkeypatch):
+    from speechmusic.segment import Analysis, Segment, Segmenter
+
+    monkeypatch.setenv("SPEECHMUSIC_PROGRESS", "1")
+    positions = []
+
+    def analyse(self, source, *, progress=None, **kw):
+        for seconds in (600.0, 1200.0, 1800.0):  # as the segmenter calls it, block by block
+            progress(seconds, "analysing")
+            positions.append(bar_n())
+        progress(900.0, "checking")  # then fast mode's check of close calls
+        return Analysis(segments=[Segment("speech", 0.0, 1800.0)], labels=["speech", "music"],
+                        probs=np.zeros((0, 2)), active=np.zeros(0, bool), duration=1800.0)
+
+    monkeypatch.setattr(Segmenter, "analyse", analyse)
+    from speechmusic.cli import segment as cli_segment
+
+    monkeypatch.setattr(cli_segment, "_duration", lambda path: 1800.0)  # a 30-minute file
+    monkeypatch.setattr(cli_segment.SegmentProgress, "redraw_every", 0.0)
+    bars = []
+    original_init = cli_segment.SegmentProgress.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        bars.append(self)
+
+    monkeypatch.setattr(cli_segment.SegmentProgress, "__init__", init)
+
+    def bar_n():
+        return bars[-1].bar.n
+
+    src = _write(tmp_path / "long.wav", 1.0)
+    assert main(["segment", str(src), "-o", str(tmp_path / "out"), "--engine", "sm"]) == 0
+    err = capsys.readouterr().err
+    # The bar moves within the file, and says how far into it the segmenter is.
+    assert positions == [600.0, 1200.0, 1800.0]
+    assert "now: long.wav (10.0/30.0 min analysed" in err
+    assert "now: long.wav (20.0/30.0 min analysed" in err
+    assert "now: long.wav (30.0/30.0 min analysed, 15.0 min checked, running" in err
+    assert bars[-1].bar.n == 1800.0  # the file counted once when it ends
+    assert "segment 1/1 files" in err
+
+
+def test_analyse_reports_the_seconds_analysed(ina_weights, tmp_path):
+    from speechmusic.segment import Segmenter
+
+    src = _write(tmp_path / "a.wav", 3.5)
+    calls = []
+    analysis = Segmenter("sm", block_seconds=1.0, decoder="soxr").analyse(
+        src, progress=lambda seconds, stage: calls.append((stage, seconds)))
+    seen = [seconds for stage, seconds in calls if stage == "analysing"]
+    assert len(seen) == 4 and seen == sorted(seen)
+    assert seen[-1] == pytest.approx(analysis.duration) and seen[-1] == pytest.approx(3.5)
+    checked = [seconds for stage, seconds in calls if stage == "checking"]
+    assert checked == sorted(checked) and {stage for stage, _ in calls} <= {"analysing", "checking"}
+    assert calls[:4] == [("analysing", s) for s in seen]  # the checks come after the network
+
+
+def test_progress_waits_for_the_networks_chunks():
+    """Decoded seconds whose network chunks (10 s each) still wait or run are not reported."""
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from speechmusic.segment.segmenter import _AnalysedSeconds
+
+    done, running = Future(), Future()
+    done.set_result(None)
+    chunks = SimpleNamespace(size=500, futures={0: [done], 1: [running, done]})
+    seen = []
+    report = _AnalysedSeconds(lambda seconds, stage: seen.append(seconds), chunks)
+    report(25.0)  # chunk 1 (10-20 s) still running
+    assert seen == [15.0]
+    report(24.0)  # never backwards
+    assert seen == [15.0]
+    running.set_result(None)
+    report(30.0)
+    report.done(31.5)
+    assert seen == [15.0, 30.0, 31.5]

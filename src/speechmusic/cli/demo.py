@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       "write an HTML report")
     add_output(p, default="demo-out", help="output folder (a rerun resumes where it stopped)")
     p.add_argument("--quick", action="store_true",
-                   help="a tiny corpus and a few epochs (about 30 seconds)")
+                   help="a tiny corpus and a few epochs (a few minutes); its segmenter network is "
+                        "INA's published one fine-tuned, the corpus being too small to train "
+                        "one from scratch")
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="processes for rendering the corpus and for the study's units "
                         "(experiments, transfer targets)")

@@ -26,8 +26,9 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -367,8 +368,16 @@ class Segmenter:
     def __call__(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> list[Segment]:
         return self.analyse(source, sr=sr).segments
 
-    def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> Analysis:
-        """Segment a file (any length, streamed) or a mono array (``sr`` required)."""
+    def analyse(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None,
+                progress: Callable[[float, str], None] | None = None) -> Analysis:
+        """Segment a file (any length, streamed) or a mono array (``sr`` required).
+
+        ``progress(seconds, stage)``, if given, is called on this thread with how far into the
+        file the work is, never decreasing within a stage: ``"analysing"``, the seconds decoded
+        and classified by the network (after each decoded block, then as the network's chunks
+        finish; last with the whole duration), then ``"checking"``, the seconds up to which
+        fast mode's close calls are recomputed exactly (INA's networks). The gender pass is not
+        counted. An engine with its own analysis (the overlap engine) does not call it."""
         if hasattr(self.engine, "analyse_with"):  # an overlap-aware engine (segment/overlap.py)
             return self.engine.analyse_with(self, source, sr=sr)
         # Single-threaded torch on a pool of workers (and on this thread, for the front-end, as
@@ -386,10 +395,15 @@ class Segmenter:
                 features = FeatureChunks(engine.patch_probs, patch_frames=engine.width, step=engine.step,
                                          chunk_patches=engine.chunk_patches(), pool=pool,
                                          max_pending=2 * self.threads)
+            report = None if progress is None else _AnalysedSeconds(progress, chunks)
             bands, loge, duration = self._ina_features(source, sr, Path(tmp),
                                                        feed=chunks.feed if chunks else None,
-                                                       features=features)
-            return self._segment(source, sr, bands, loge, duration, chunks, features, pool)
+                                                       features=features, progress=report)
+            analysis = self._segment(source, sr, bands, loge, duration, chunks, features, pool,
+                                     progress=report)
+            if report is not None:
+                report.done(duration)
+            return analysis
 
     def _chunks_of(self, engine: _InaEngine, pool) -> PatchChunks:
         return PatchChunks(engine.model, n_bands=engine.bands, n_classes=len(engine.labels),
@@ -419,7 +433,9 @@ class Segmenter:
                                      normalize=False, decoder=decoder)
 
     def _ina_features(self, source, sr, tmp: Path, *, feed=None,
-                      features: FeatureChunks | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                      features: FeatureChunks | None = None,
+                      progress: Callable[[float], None] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray, float]:
         """Pass 1: the 24 INA bands ``[frames, 24]`` and the log energies ``[frames]``, both
         memory-mapped from files in ``tmp`` (nothing accumulates on the heap between chunks,
         which would pin it and let it grow with the file's duration). ``feed(bands, loge)`` sees
@@ -454,6 +470,8 @@ class Segmenter:
                     n_frames += k1 - k0
                     if feed is not None:
                         feed(frame_bands, frame_loge)
+                if progress is not None:
+                    progress(n_samples / INA_RATE)
         where = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else source
         if n_frames == 0:
             raise AudioTooShortError(where, f"{n_samples / INA_RATE * 1000:.0f} ms of audio; at least "
@@ -464,7 +482,8 @@ class Segmenter:
 
     # ------------------------------------------------------------------ passes 2-4
     def _segment(self, source, sr, bands: np.ndarray | None, loge: np.ndarray, duration: float,
-                 chunks: PatchChunks | None, features: FeatureChunks | None, pool) -> Analysis:
+                 chunks: PatchChunks | None, features: FeatureChunks | None, pool,
+                 progress: _AnalysedSeconds | None = None) -> Analysis:
         active = energy_activity(loge, ratio=self.energy_ratio)[::2]
         if self.min_duration_off > 0:
             active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
@@ -473,9 +492,11 @@ class Segmenter:
         trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
         if isinstance(engine, _InaEngine):
             # Like the original, only active regions are classified.
-            probs = self._ina_probs(engine, bands, active, chunks)
+            probs = self._ina_probs(engine, bands, active, chunks,
+                                    progress=None if progress is None else (progress, duration))
             self._verify_close_runs(engine, bands, probs, [(a, b) for on, a, b in runs(active) if on],
-                                    trans, pool)
+                                    trans, pool,
+                                    progress=None if progress is None else progress.checking)
         else:
             probs = self._checkpoint_probs(engine, source, n_points, features)
 
@@ -518,7 +539,8 @@ class Segmenter:
                         gender_probs=gender_probs, duration=duration)
 
     def _ina_probs(self, engine: _InaEngine, bands: np.ndarray, wanted: np.ndarray,
-                   chunks: PatchChunks) -> np.ndarray:
+                   chunks: PatchChunks,
+                   progress: tuple[_AnalysedSeconds, float] | None = None) -> np.ndarray:
         """Probabilities ``[points, classes]`` of an INA network: on the ``wanted`` points
         (bool ``[points]``) and on every other point of a chunk that was computed anyway; NaN
         elsewhere."""
@@ -530,12 +552,18 @@ class Segmenter:
         if not wanted.any() and not chunks.futures:
             return probs
         chunks.start(bands, grid.patch_of_point[wanted])
+        if progress is not None:  # every chunk is started: waiting here delays nothing
+            report, duration = progress
+            for c in sorted(chunks.futures):
+                wait_futures(chunks.futures[c])
+                report(duration)
         done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
         probs[done] = chunks.probs(bands, grid.patch_of_point[done])
         return probs
 
     def _verify_close_runs(self, engine: _InaEngine, bands: np.ndarray, probs: np.ndarray,
-                           regions: list[tuple[int, int]], trans: np.ndarray, pool) -> None:
+                           regions: list[tuple[int, int]], trans: np.ndarray, pool,
+                           progress: Callable[[float], None] | None = None) -> None:
         """Fast mode: make the smoothed decisions those of exact probabilities.
 
         Within each region (points ``[a, b)``) the smoothed path is computed, and every run of it
@@ -587,6 +615,8 @@ class Segmenter:
                 if not len(todo) or bool(settled[todo].all()):
                     break
                 recompute(todo, a, b)
+            if progress is not None:
+                progress(b * GRID_SECONDS)
 
     def _short_file_probs(self, engine: _InaEngine, bands, grid: PatchGrid, probs: np.ndarray) -> np.ndarray:
         # Fewer than 68 frames: the original pads the bands with their minimum up to one patch.
@@ -638,6 +668,36 @@ class Segmenter:
             frames = np.concatenate([frames, np.repeat(frames[-1:], engine.width - len(frames), axis=0)])
             return engine.grid_probs(engine.patch_probs(frames), n_points)
         return engine.grid_probs(features.probs(), n_points)
+
+
+class _AnalysedSeconds:
+    """``Segmenter.analyse``'s ``progress`` hook. Called with the seconds decoded, it passes on
+    those seconds less the ones whose network chunks still wait or run (INA's networks; a
+    checkpoint engine's network keeps up with the decoder by itself) as ``"analysing"``;
+    :meth:`checking` passes on the close-call checks' position. Never decreasing in a stage."""
+
+    def __init__(self, progress: Callable[[float, str], None], chunks: PatchChunks | None) -> None:
+        self.progress, self.chunks, self.last, self.checked = progress, chunks, 0.0, 0.0
+
+    def __call__(self, decoded: float) -> None:
+        seconds = decoded
+        if self.chunks is not None:
+            pending = sum(1 for parts in list(self.chunks.futures.values())
+                          if not all(f.done() for f in parts))
+            seconds = max(0.0, decoded - pending * self.chunks.size * GRID_SECONDS)
+        if seconds > self.last:
+            self.last = seconds
+            self.progress(seconds, "analysing")
+
+    def done(self, duration: float) -> None:
+        if duration > self.last:
+            self.last = duration
+            self.progress(duration, "analysing")
+
+    def checking(self, seconds: float) -> None:
+        if seconds > self.checked:
+            self.checked = seconds
+            self.progress(seconds, "checking")
 
 
 def _log(probs: np.ndarray) -> np.ndarray:
