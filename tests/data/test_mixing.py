@@ -12,6 +12,8 @@ from speechmusic.data.mixing import (  # noqa: E402
     MixConfig,
     Mixer,
     MixSource,
+    attach_extra,
+    collect_extra,
     collect_sources,
     loudness,
     redistributable,
@@ -109,6 +111,22 @@ def test_real_data_split_never_crosses():
     assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
     fsdd = {s.group for s in splits["train"] if s.dataset == "fsdd"}
     assert fsdd.isdisjoint({s.group for s in splits["test"] if s.dataset == "fsdd"})
+
+
+def test_extra_music_joins_its_albums_split(sources, tmp_path):
+    for name in ("battle", "knolls", "silence"):
+        sf.write(tmp_path / f"{name}.ogg", music_like(RATE, 1.0, seed=3), RATE, format="OGG", subtype="VORBIS")
+    extra = collect_extra("wesnoth-1.16-music", folder=tmp_path)
+    assert [s.group for s in extra] == ["battle", "knolls"]  # a group per track; silence left out
+    assert all(s.label == "music" and s.dataset == "wesnoth-1.16-music" and s.duration > 0.9 for s in extra)
+    splits = split_sources(sources, fractions={"train": 0.5, "val": 0.25, "test": 0.25}, seed=0)
+    album = next(s.key for s in splits["val"] if s.label == "music")
+    got = attach_extra(splits, extra, album_key=album)
+    assert got["val"] == splits["val"] + extra  # with the album, wherever it is
+    assert got["train"] == splits["train"] and got["test"] == splits["test"]
+    assert attach_extra(splits, extra, album_key="real-mix:absent")["train"] == splits["train"] + extra
+    with pytest.raises(ConfigError):
+        collect_extra("wesnoth-1.16-music", folder=tmp_path / "nowhere")
 
 
 def test_config_round_trips_yaml_and_checks():

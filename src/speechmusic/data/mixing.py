@@ -42,7 +42,7 @@ from speechmusic.errors import ConfigError, SpeechMusicError
 
 __all__ = ["KINDS", "SOURCE_LABELS", "MixConfig", "MixSource", "MixExample", "Mixer",
            "collect_sources", "split_sources", "loudness", "set_loudness_difference",
-           "redistributable", "LIBROSA_LABELS"]
+           "redistributable", "LIBROSA_LABELS", "EXTRA_MUSIC", "collect_extra", "attach_extra"]
 
 #: What an example can hold.
 KINDS = ("speech", "music", "noise", "speech+music", "speech+noise")
@@ -59,6 +59,14 @@ LIBROSA_LABELS = {
     "sorohanro_-_solo-trumpet-06": "music",
     "456440__inspectorj__bird-whistling-robin-single-13": "noise", "glacier-bay-humpback": "noise",
     "pibble": "noise",
+}
+#: Extra music installable from Debian (../shared/data/README.md): name -> (folder, licence, the
+#: real-mix group that holds excerpts of the same album). Each track is a group of its own, and all
+#: of them join the split of that album's real-mix group (:func:`attach_extra`).
+EXTRA_MUSIC = {
+    "wesnoth-1.16-music": ("/usr/share/games/wesnoth/1.16/data/core/music",
+                           "GPL-2+ (Battle for Wesnoth music, wesnoth-1.16-music)",
+                           "real-mix:wesnoth-1.16-music"),
 }
 _NON_COMMERCIAL = re.compile(r"\bNC\b|-NC-|-NC\b|NonCommercial|non-commercial", re.IGNORECASE)
 
@@ -217,6 +225,34 @@ def collect_sources(root: str | os.PathLike, *, datasets: Sequence[str] = ("real
             raise ConfigError(f"unknown dataset {name!r}: use real-mix, fsdd or librosa-data")
     if redistributable_only:
         out = [s for s in out if redistributable(s.licence)]
+    return out
+
+
+def collect_extra(name: str, *, folder: str | os.PathLike | None = None) -> list[MixSource]:
+    """The tracks of an :data:`EXTRA_MUSIC` package (``folder``: where its OGGs are, default the
+    package's install path), one group per track; its ``silence`` track left out."""
+    import soundfile as sf
+
+    if name not in EXTRA_MUSIC:
+        raise ConfigError(f"unknown extra music {name!r}; choose among {sorted(EXTRA_MUSIC)}")
+    default, licence, _ = EXTRA_MUSIC[name]
+    base = Path(folder or default)
+    tracks = sorted(p for p in base.glob("*.ogg") if p.stem != "silence") if base.is_dir() else []
+    if not tracks:
+        raise ConfigError(f"{base}: no OGG tracks of {name} (apt-get install -y {name})")
+    return [MixSource(str(p), "music", p.stem, licence, name, sf.info(str(p)).duration) for p in tracks]
+
+
+def attach_extra(splits: Mapping[str, list[MixSource]], extra: Sequence[MixSource], *, album_key: str,
+                 default: str = "train") -> dict[str, list[MixSource]]:
+    """``splits`` with ``extra`` added to the split that holds ``album_key`` (the real-mix group
+    of the same album: the album never straddles splits), or to ``default`` where none does.
+    The splits of the other sources are left as they were."""
+    out = {k: list(v) for k, v in splits.items()}
+    home = next((k for k, v in out.items() if any(s.key == album_key for s in v)), default)
+    if home not in out:
+        raise ConfigError(f"no split {home!r} for the extra music")
+    out[home].extend(extra)
     return out
 
 

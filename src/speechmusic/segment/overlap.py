@@ -70,6 +70,11 @@ OVERLAP_MARGIN = 0.1
 #: each side of a change, and how far a probe may move before its whole run is recomputed.
 VERIFY_PAD = 25
 PROBE_TOLERANCE = 0.2
+#: A smoothed run whose mean evidence for its state (log odds of the class's probability against
+#: its threshold, signed towards the run's state) is below this is recomputed exactly as a whole:
+#: with a high switching cost a region's decision rests on evidence summed over all of it, which
+#: small errors of the shared evaluation can tip where every point is close.
+VERIFY_LOG_ODDS = 2.0
 _FORMAT = "speechmusic-overlap"
 
 
@@ -220,6 +225,14 @@ def _two_state(p: np.ndarray, threshold: float, penalty: float) -> np.ndarray:
     cost = (10.0 ** penalty) if penalty > -10 else 0.0
     trans = np.array([[0.0, -cost], [-cost, 0.0]])
     return viterbi(emission, trans).astype(bool)
+
+
+def _mean_evidence(p: np.ndarray, threshold: float, on: bool) -> float:
+    """Mean log odds of ``p`` against ``threshold``, signed towards the state ``on``."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    odds = np.log(q / (1 - q)) - math.log(t / (1 - t))
+    return float(odds.mean() if on else -odds.mean())
 
 
 def decide(probs: np.ndarray, active: np.ndarray, *, thresholds: dict[str, float],
@@ -384,10 +397,12 @@ class OverlapEngine:
             for flag, a, b in runs(active):
                 if not flag:
                     continue
-                for c in range(len(det.labels)):
-                    for _on, c0, c1 in runs(dec[a:b, c]):
+                for c, label in enumerate(det.labels):
+                    for on, c0, c1 in runs(dec[a:b, c]):
                         lo, hi = a + c0, a + c1
                         spans.append((lo, hi))
+                        if _mean_evidence(probs[lo:hi, c], det.thresholds[label], on) < VERIFY_LOG_ODDS:
+                            want[max(a, lo - VERIFY_PAD): min(b, hi + VERIFY_PAD)] = True
                         if c1 - c0 < 2 * VERIFY_PAD:
                             want[lo:hi] = True
                         if lo > a:

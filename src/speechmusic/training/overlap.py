@@ -44,8 +44,11 @@ import yaml
 from torch import nn
 
 from speechmusic.data.mixing import (
+    EXTRA_MUSIC,
     MixConfig,
     Mixer,
+    attach_extra,
+    collect_extra,
     collect_sources,
     loudness,
     split_sources,
@@ -68,6 +71,9 @@ class OverlapTrainConfig:
     data_root: str = "../shared/data"
     datasets: list[str] = field(default_factory=lambda: ["real-mix", "fsdd", "librosa-data"])
     redistributable_only: bool = True
+    #: Debian music packages (:data:`speechmusic.data.mixing.EXTRA_MUSIC`) added to the split of
+    #: their album's real-mix group after splitting (the other splits stay as they were).
+    extra_music: list[str] = field(default_factory=list)
     split: dict[str, float] = field(default_factory=lambda: {"train": 0.6, "val": 0.2, "test": 0.2})
     split_seed: int = 0
     mix: MixConfig = field(default_factory=MixConfig)
@@ -83,6 +89,9 @@ class OverlapTrainConfig:
     head_units: int = 128
     seed: int = 0
     val_programmes: int = 24
+    #: Loudness differences of the validation programmes in turn (programme i gets entry
+    #: i mod len); empty: each drawn from the mix config's range.
+    val_differences: list[float] = field(default_factory=list)
     threshold_grid: list[float] = field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     penalty_grid: list[float] = field(default_factory=lambda: [-20.0, 0.0, 1.0, 2.0, 3.0, 5.0])
 
@@ -353,6 +362,8 @@ def train_detector(config: OverlapTrainConfig, out: str | os.PathLike, *, ship: 
     root = Path(config.data_root)
     sources = collect_sources(root, datasets=config.datasets, redistributable_only=config.redistributable_only)
     splits = split_sources(sources, fractions=config.split, seed=config.split_seed)
+    for name in config.extra_music:
+        splits = attach_extra(splits, collect_extra(name), album_key=EXTRA_MUSIC[name][2])
     (out / "split.json").write_text(json.dumps({k: sorted({s.key for s in v}) for k, v in splits.items()},
                                                indent=1), encoding="utf-8")
     # One torch thread: on a small shared machine the intra-op pool's spin-waits collapse under
@@ -367,6 +378,8 @@ def _pool_key(config: OverlapTrainConfig) -> str:
     d = config.to_dict()
     keep = {k: d[k] for k in ("data_root", "datasets", "redistributable_only", "split", "split_seed", "mix",
                               "train_examples", "val_examples", "patches_per_example", "seed")}
+    if d["extra_music"]:
+        keep["extra_music"] = d["extra_music"]
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -413,7 +426,9 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
     best = max(rows, key=lambda r: r["val_f1"])
     model = models[(best["source"], best["strategy"])]
     log(f"best: {best['source']} / {best['strategy']}; tuning smoothing on {config.val_programmes} programmes")
-    programmes = [render_programme(val_mixer, i)[:2] for i in range(config.val_programmes)]
+    diffs = [float(d) for d in config.val_differences]
+    programmes = [render_programme(val_mixer, i, difference_db=diffs[i % len(diffs)] if diffs else None)[:2]
+                  for i in range(config.val_programmes)]
     detector = OverlapDetector(model=model)
     tuned = tune_smoothing(detector, programmes, threshold_grid=config.threshold_grid,
                            penalty_grid=config.penalty_grid, log=log)
@@ -422,7 +437,8 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
     detector.info = {"source": best["source"], "strategy": best["strategy"], "val_f1": best["val_f1"],
                      "smoothing_val_f": {k: v["f"] for k, v in tuned.items()},
                      "trained_on": "real-mix, fsdd and librosa-data recordings of the train split"
-                                   + (" with redistributable licences only" if config.redistributable_only else ""),
+                                   + (" with redistributable licences only" if config.redistributable_only else "")
+                                   + "".join(f", {name}" for name in config.extra_music),
                      "train_groups": sorted({s.key for s in splits["train"]}),
                      "config": config.to_dict()}
     path = detector.save(out / "detector.overlap.pt")
