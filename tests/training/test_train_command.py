@@ -389,3 +389,16 @@ def test_the_segmenter_applies_the_checkpoint_temperature(trained, tmp_path):
         peaks[t] = np.nanmax(np.abs(probs - 0.5))
     assert peaks[20.0] < peaks[1.0]
     assert load_checkpoint(tmp_path / "t1.0.pt").temperature == 1.0
+
+
+def test_without_inas_weights_the_error_says_how_to_train_from_scratch(monkeypatch):
+    import speechmusic.models as models
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.training.engine import resolve_init
+
+    def unavailable(name: str):
+        raise WeightsUnavailableError("INA's weights cannot be fetched: no network")
+
+    monkeypatch.setattr(models, "ina_checkpoint_path", unavailable)
+    with pytest.raises(WeightsUnavailableError, match="no network.*--set model=vgg"):
+        resolve_init("ina", classes=["music", "speech"])

@@ -50,7 +50,7 @@ from torch import nn
 
 from speechmusic.data.files import atomic_write, atomic_write_json, atomic_write_text
 from speechmusic.data.splits import make_folds
-from speechmusic.errors import ConfigError
+from speechmusic.errors import ConfigError, WeightsUnavailableError
 from speechmusic.features import FeatureConfig, FeatureNormalizer, PatchStandardizer
 from speechmusic.training.cache import FeatureCache, default_cache_dir
 from speechmusic.training.calibration import calibrate_folds
@@ -130,7 +130,12 @@ def resolve_init(spec: str, *, classes: Sequence[str] = ()) -> Initialisation:
         name = spec[4:]
         if name not in ("sm", "smn"):
             raise ConfigError(f"init {spec!r}: INA's speech/music networks are ina:sm and ina:smn")
-        path = ina_checkpoint_path(name)
+        try:
+            path = ina_checkpoint_path(name)
+        except WeightsUnavailableError as exc:
+            # The default recipe starts here: say how to train without them.
+            raise WeightsUnavailableError(f"{exc} (or train a network from scratch instead of "
+                                          "fine-tuning INA's: --set model=vgg)") from None
     else:
         path = Path(spec).expanduser()
         if path.is_dir() and (path / ENGINE_FILE).is_file():
