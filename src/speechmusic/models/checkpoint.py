@@ -63,6 +63,17 @@ class Checkpoint:
     #: Calibration: class probabilities are ``softmax(logits / temperature)`` (1: as trained).
     temperature: float = 1.0
 
+    @property
+    def fitted_normalizer(self) -> FeatureNormalizer | None:
+        """The normaliser, where one was fitted (else None)."""
+        return self.normalizer if self.normalizer is not None and self.normalizer.fitted else None
+
+    @property
+    def per_patch(self) -> bool:
+        """Whether each patch is standardised on its own (INA's normalisation, kept by networks
+        fine-tuned from INA's): no fitted normaliser and ``input_normalization: per_patch``."""
+        return self.fitted_normalizer is None and self.extra.get("input_normalization") == "per_patch"
+
 
 def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
                     labels: list[str] | None = None, feature_config: FeatureConfig | None = None,

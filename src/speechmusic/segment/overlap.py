@@ -51,6 +51,7 @@ from speechmusic.segment.sliding import (
     _exact_logits,
     _shared_logits,
     compiled_ina,
+    prepare_patches,
 )
 from speechmusic.segment.viterbi import energy_activity, fill_short_gaps, runs
 
@@ -145,21 +146,11 @@ def overlap_patch_probs(model: torch.nn.Module, feats: torch.Tensor, *, mode: st
     threshold recomputed exactly."""
     if mode not in ("fast", "exact"):
         raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
-    bands, n_frames = feats.shape
-    grid = PatchGrid(n_frames)
-    if grid.n_patches == 0:
-        raise ConfigError(f"need at least {PATCH_FRAMES} frames, got {n_frames}")
-    feats = feats.float()
-    ok = torch.isfinite(feats)
-    finite_frame = ok.all(dim=0)
-    finite = torch.nn.functional.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES,
-                                            PATCH_STEP)[0, 0] == 0
-    model.eval()
-    net = compiled_ina(model, bands=bands)
+    net, feats, ok, finite, n_patches = prepare_patches(model, feats)
     if mode == "exact" or margin >= 1.0:
-        logits = _exact_logits(net, feats, ok, torch.arange(grid.n_patches), batch_size)
-        return torch.sigmoid(logits).numpy(), finite.numpy(), grid.n_patches
-    logits = _shared_logits(net, feats, ok, grid.n_patches)
+        logits = _exact_logits(net, feats, ok, torch.arange(n_patches), batch_size)
+        return torch.sigmoid(logits).numpy(), finite.numpy(), n_patches
+    logits = _shared_logits(net, feats, ok, n_patches)
     p = torch.sigmoid(logits)
     n_exact = 0
     if margin > 0:

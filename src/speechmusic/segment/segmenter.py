@@ -167,9 +167,7 @@ class _InaEngine(_Engine):
         same_front = all(getattr(cfg, k) == getattr(expected, k) for k in
                          ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax",
                           "patch_frames"))
-        per_patch = ((ckpt.normalizer is None or not ckpt.normalizer.fitted)
-                     and ckpt.extra.get("input_normalization") == "per_patch")
-        if not (isinstance(ckpt.model, InaNet) and same_front and per_patch):
+        if not (isinstance(ckpt.model, InaNet) and same_front and ckpt.per_patch):
             raise ConfigError(
                 f"{path}: a checkpoint on INA bands can segment only as INA's networks do (an 'ina' "
                 "network, INA's front-end of 68-frame patches, input_normalization per_patch); "
@@ -259,7 +257,7 @@ class _CheckpointEngine(_Engine):
             self.mean = self.scale = None
         # Patches standardised one by one (INA's normalisation, kept by models fine-tuned from
         # its networks): evaluated patch by patch in both modes.
-        self.per_patch = self.mean is None and ckpt.extra.get("input_normalization") == "per_patch"
+        self.per_patch = ckpt.per_patch
         self.net = patchwise(self.model)
         self.width = cfg.patch_frames
         self.step = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))

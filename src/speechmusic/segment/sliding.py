@@ -329,6 +329,23 @@ def _class_margin(logits: torch.Tensor) -> torch.Tensor:
     return top2[:, 0] - top2[:, 1]
 
 
+def prepare_patches(model: nn.Module, feats: torch.Tensor
+                    ) -> tuple[CompiledIna, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """What evaluating every patch (68 frames, every 2) of ``feats`` ``[bands, frames]`` needs:
+    ``(compiled network, float features, finite values, finite patches, number of patches)``.
+    Raises :class:`ConfigError` below one patch."""
+    bands, n_frames = feats.shape
+    n_patches = PatchGrid(n_frames).n_patches
+    if n_patches == 0:
+        raise ConfigError(f"need at least {PATCH_FRAMES} frames, got {n_frames}")
+    feats = feats.float()
+    ok = torch.isfinite(feats)
+    finite_frame = ok.all(dim=0)
+    finite = F.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES, PATCH_STEP)[0, 0] == 0
+    model.eval()
+    return compiled_ina(model, bands=bands), feats, ok, finite, n_patches
+
+
 @torch.inference_mode()
 def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
                  fast_margin: float = FAST_MARGIN, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -348,20 +365,11 @@ def patch_logits(model: nn.Module, feats: torch.Tensor, *, mode: str = "fast",
         raise ConfigError(f"mode must be 'fast' or 'exact', got {mode!r}")
     if not 0.0 <= fast_margin <= 1.0:
         raise ConfigError(f"fast_margin must be within [0, 1], got {fast_margin}")
-    bands, n_frames = feats.shape
-    grid = PatchGrid(n_frames)
-    if grid.n_patches == 0:
-        raise ConfigError(f"need at least {PATCH_FRAMES} frames, got {n_frames}")
-    feats = feats.float()
-    ok = torch.isfinite(feats)
-    finite_frame = ok.all(dim=0)
-    finite = F.max_pool1d((~finite_frame).float()[None, None], PATCH_FRAMES, PATCH_STEP)[0, 0] == 0
-    model.eval()
-    net = compiled_ina(model, bands=bands)
+    net, feats, ok, finite, n_patches = prepare_patches(model, feats)
     if mode == "exact" or fast_margin >= 1.0:
-        return _exact_logits(net, feats, ok, torch.arange(grid.n_patches), batch_size), finite
+        return _exact_logits(net, feats, ok, torch.arange(n_patches), batch_size), finite
 
-    logits = _shared_logits(net, feats, ok, grid.n_patches)
+    logits = _shared_logits(net, feats, ok, n_patches)
     if fast_margin > 0:
         close = ((_class_margin(logits) < fast_margin) & finite).nonzero()[:, 0]
         if len(close):

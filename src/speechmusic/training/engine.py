@@ -147,11 +147,10 @@ def resolve_init(spec: str, *, classes: Sequence[str] = ()) -> Initialisation:
     if len(ckpt.model.input_shape) != 2:
         raise ConfigError(f"init {spec!r}: {path} holds a model on {ckpt.model.input_shape}, "
                           "not on feature patches")
-    norm = ckpt.normalizer if ckpt.normalizer is not None and ckpt.normalizer.fitted else None
-    per_patch = norm is None and ckpt.extra.get("input_normalization") == "per_patch"
     return Initialisation(spec=spec, path=Path(path), arch=ckpt.model.arch,
                           params=dict(ckpt.model.params), labels=list(ckpt.labels),
-                          feature_config=ckpt.feature_config, normalizer=norm, per_patch=per_patch,
+                          feature_config=ckpt.feature_config, normalizer=ckpt.fitted_normalizer,
+                          per_patch=ckpt.per_patch,
                           viterbi_arg=ckpt.extra.get("viterbi_arg"))
 
 

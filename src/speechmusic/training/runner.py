@@ -191,24 +191,24 @@ def registry_factory(experiment: Experiment) -> Callable[[FoldContext], Any]:
     return build
 
 
-def write_skipped(run_dir: Path, records: Sequence[SkipRecord]) -> None:
-    """``run_dir/skipped.csv``: the inputs left out of a run and why (``SKIPPED_COLUMNS``)."""
+def _write_records(path: Path, columns: Sequence[str], records: Sequence[Any]) -> Path:
+    """``path``: a CSV of ``columns``, a row per record (its attributes of those names)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SKIPPED_COLUMNS)
+    writer.writerow(columns)
     for r in records:
-        writer.writerow([getattr(r, c) for c in SKIPPED_COLUMNS])
-    atomic_write_text(run_dir / "skipped.csv", buf.getvalue())
+        writer.writerow([getattr(r, c) for c in columns])
+    return atomic_write_text(path, buf.getvalue())
+
+
+def write_skipped(run_dir: Path, records: Sequence[SkipRecord]) -> None:
+    """``run_dir/skipped.csv``: the inputs left out of a run and why (``SKIPPED_COLUMNS``)."""
+    _write_records(Path(run_dir) / "skipped.csv", SKIPPED_COLUMNS, records)
 
 
 def write_skipped_experiments(run_dir: Path, records: list[SkippedExperiment]) -> Path:
     """``skipped_experiments.csv``: one row per experiment left out (``SKIPPED_EXPERIMENT_COLUMNS``)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SKIPPED_EXPERIMENT_COLUMNS)
-    for r in records:
-        writer.writerow([getattr(r, c) for c in SKIPPED_EXPERIMENT_COLUMNS])
-    return atomic_write_text(Path(run_dir) / "skipped_experiments.csv", buf.getvalue())
+    return _write_records(Path(run_dir) / "skipped_experiments.csv", SKIPPED_EXPERIMENT_COLUMNS, records)
 
 
 def _all_skipped(skipped: list[SkippedExperiment]) -> ConfigError:

@@ -163,9 +163,8 @@ class CheckpointEmbedder(Embedder):
         self.checkpoint = ckpt
         self.model = ckpt.model.eval().to(device)
         self.config: FeatureConfig = ckpt.feature_config
-        self.normalizer = ckpt.normalizer if ckpt.normalizer is not None and ckpt.normalizer.fitted else None
-        self.per_patch = (self.normalizer is None
-                          and ckpt.extra.get("input_normalization") == "per_patch")
+        self.normalizer = ckpt.fitted_normalizer
+        self.per_patch = ckpt.per_patch
         self.hop_frames = int(hop_frames) if hop_frames is not None else self.config.hop
         if self.hop_frames <= 0:
             raise ConfigError(f"hop_frames must be positive, got {hop_frames}")
