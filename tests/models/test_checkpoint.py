@@ -86,8 +86,17 @@ def test_foreign_torch_files(tmp_path):
         load_checkpoint(other)
     pickled = tmp_path / "pickled.pt"
     torch.save(torch.nn.Linear(2, 2), pickled)  # a whole module: refused by weights_only loading
-    with pytest.raises(CheckpointError, match="pickled.pt"):
+    with pytest.raises(CheckpointError, match="pickled.pt") as info:
         load_checkpoint(pickled)
+    assert "weights_only" not in str(info.value)  # torch's advice to load it unsafely is not ours
+
+
+def test_a_text_file_given_as_checkpoint(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text("<html><body>an engine's report, not the engine</body></html>\n")
+    with pytest.raises(CheckpointError, match="report.html: not a speechmusic checkpoint") as info:
+        load_checkpoint(page)
+    assert "weights_only" not in str(info.value)
 
 
 def _tamper(path, out, edit):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,11 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # Not a PyTorch file, or one holding code objects: torch's message advises loading it
+        # with weights_only=False, which a checkpoint of ours never needs.
+        raise CheckpointError(f"{path}: not a speechmusic checkpoint (not a PyTorch file of "
+                              "weights and settings)") from None
     except Exception as exc:  # torch raises many kinds for corrupt or foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
