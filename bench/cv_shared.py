@@ -69,9 +69,12 @@ def main() -> None:
                         help="torch CPU threads (1 is fastest on a shared 2-core machine)")
     parser.add_argument("--out", default=None, help="run directory (default: runs/bench-<data>)")
     parser.add_argument("--cache-dir", default=None, help="feature cache (default: the user cache)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config value, e.g. training.gain_jitter_db=12 (repeatable)")
     args = parser.parse_args()
 
     from speechmusic.training import load_config, run_config
+    from speechmusic.training.config import apply_overrides, parse_overrides
 
     if not SHARED.exists():
         raise SystemExit(f"shared data not found at {SHARED}")
@@ -83,7 +86,7 @@ def main() -> None:
     else:
         dataset = {"layout": "manifest", "root": str(_fsdd_librosa_manifest(out, args.fsdd_per_speaker))}
         protocol = {"test_fraction": 0.2, "val_fraction": 0.2}
-    config = load_config(data={
+    config = load_config(data=apply_overrides({
         "name": f"bench-{args.data}",
         "cache_dir": args.cache_dir,
         "datasets": {"data": dataset},
@@ -94,14 +97,15 @@ def main() -> None:
                      "num_threads": args.threads},
         "experiments": [{"datasets": ["data"], "task": "binary", "models": args.models,
                          "name": "{model}-{features}"}],
-    })
+    }, parse_overrides(args.set)))
     start = time.perf_counter()
     result = run_config(config, out)
     took = time.perf_counter() - start
 
     print(f"\n{args.data}: speech vs music, {args.folds}-fold grouped CV, MelSpec, "
           f"max {args.max_epochs} epochs, patience {args.patience}, "
-          f"<= {args.max_patches_per_clip} training patches per clip; {took / 60:.1f} min")
+          f"<= {args.max_patches_per_clip} training patches per clip"
+          f"{''.join('; ' + s for s in args.set)}; {took / 60:.1f} min")
     print(f"{'model':<10}{'frame acc [%]':>18}{'file acc [%]':>18}{'epochs (mean)':>15}")
     for name, cv in result.experiments.items():
         s = cv.summary

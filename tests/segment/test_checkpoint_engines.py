@@ -276,9 +276,66 @@ def test_an_ina_bands_checkpoints_temperature_is_applied(ina_weights, tmp_path):
     np.testing.assert_allclose(hot.probs[ok], root / root.sum(axis=1, keepdims=True), atol=1e-5)
 
 
-def test_an_ina_bands_checkpoint_without_per_patch_normalisation_is_refused(ina_weights, tmp_path):
-    from speechmusic.errors import ConfigError
+def _standardised_ina(tmp_path: Path, name: str = "sm") -> Path:
+    """INA's published network with one fixed mean and standard deviation for every patch
+    instead of each patch's own (what ``speechmusic train --set normalizer=standard`` writes)."""
+    from speechmusic.models import ina_checkpoint_path, load_checkpoint
+    from speechmusic.training.cv import fit_standard
 
-    path = _resaved_ina(tmp_path, "sm", extra={})
-    with pytest.raises(ConfigError, match="per_patch"):
-        Segmenter(str(path))
+    ckpt = load_checkpoint(ina_checkpoint_path(name))
+    norm = fit_standard([compute_features(_ina_programme(), ckpt.feature_config)])
+    folder = tmp_path / f"{name}-standard"
+    folder.mkdir(exist_ok=True)
+    return save_checkpoint(folder / "model.pt", model=ckpt.model, labels=list(ckpt.labels),
+                           feature_config=ckpt.feature_config, normalizer=norm,
+                           extra={"init": f"ina:{name}", "viterbi_arg": ckpt.extra["viterbi_arg"]},
+                           temperature=1.5)
+
+
+def test_an_ina_bands_checkpoint_with_a_fixed_normaliser_shares_its_convolutions(ina_weights, tmp_path):
+    """Without per-patch standardisation an INA network on INA's bands is an ordinary checkpoint
+    engine: shared convolutions, the labels of patch-by-patch evaluation, and probabilities
+    that are the model's on INA's bands of the whole signal, patch by patch (every 2 frames,
+    temperature applied), with 1 / classes for patches over digital silence."""
+    from speechmusic.models import load_checkpoint
+    from speechmusic.segment.segmenter import _CheckpointEngine
+
+    path = _standardised_ina(tmp_path)
+    audio = _ina_programme()
+    fast_seg, exact_seg = Segmenter(str(path.parent), mode="fast"), Segmenter(str(path.parent), mode="exact")
+    assert isinstance(fast_seg.engine, _CheckpointEngine) and fast_seg.engine.net.shared
+    assert fast_seg.engine.step == 2
+    fast, exact = fast_seg.analyse(audio, sr=16000), exact_seg.analyse(audio, sr=16000)
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-4)
+    assert _agreement(fast, exact) == 1.0
+    assert {"speech", "music"} <= {s.label for s in exact.segments}
+
+    ckpt = load_checkpoint(path)
+    bands = compute_features(audio, ckpt.feature_config)  # [21, frames], -inf on the silence
+    x = torch.from_numpy(ckpt.normalizer.transform(bands))
+    starts = np.arange(0, x.shape[1] - 68 + 1, 2)
+    silent = np.array([not np.isfinite(bands[:, s: s + 68]).all() for s in starts])
+    assert silent.any() and not silent.all()
+    patches = torch.stack([x[:, s: s + 68] for s in starts])
+    patches[torch.from_numpy(silent)] = 0.0
+    with torch.inference_mode():
+        want = torch.softmax(ckpt.model.eval()(patches) / 1.5, dim=-1).numpy()
+    want[silent] = 0.5
+    grid = exact_seg.engine.grid_probs(want, len(exact.probs))
+    np.testing.assert_allclose(exact.probs, grid, atol=1e-5)
+
+
+def test_a_standardised_ina_checkpoint_gives_its_exact_labels_on_real_recordings(ina_weights, tmp_path):
+    root = shared_path("real-mix")
+    files = [f for label in ("speech", "music", "noise")
+             for f in sorted((root / label).glob("*.wav"), key=lambda p: (p.stat().st_size, p.name))[:2]]
+    engine = str(_standardised_ina(tmp_path).parent)
+    fast, exact = Segmenter(engine, mode="fast"), Segmenter(engine, mode="exact")
+    same = total = 0
+    for f in files:
+        a, b = fast.analyse(f), exact.analyse(f)
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-4, err_msg=f.name)
+        n = len(b.active)
+        same += int((labels_on_grid(a.segments, n) == labels_on_grid(b.segments, n)).sum())
+        total += n
+    assert same / total >= 0.999, f"{same / total:.4%} of 20 ms frames agree"

@@ -18,6 +18,7 @@ from speechmusic.segment.formats import (
 from speechmusic.segment.overlap import (
     WEIGHTS_PATH,
     OverlapDetector,
+    OverlapEngine,
     decide,
     flat_segments,
     tier_segments,
@@ -169,3 +170,53 @@ def test_fast_equals_exact_where_a_region_rests_on_summed_evidence():
     fast = Segmenter("overlap", mode="fast").analyse(audio, sr=16000)
     exact = Segmenter("overlap", mode="exact").analyse(audio, sr=16000)
     np.testing.assert_array_equal(fast.decisions, exact.decisions)
+
+
+def _standardised_detector(tmp_path):
+    """A detector on INA's sm network with a fixed normalisation (``normalizer: standard`` in
+    ``training.overlap``), saved and loaded again."""
+    import torch
+
+    from speechmusic.segment.overlap import OverlapDetector
+    from speechmusic.training.cv import fit_standard
+    from speechmusic.training.overlap import build_detector_model, ina_bands
+
+    model = build_detector_model("sm", strategy="frozen", head_units=16, seed=0)
+    with torch.no_grad():  # a head that says something: speech from one unit, music from another
+        model.classifier[-1].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    norm = fit_standard([ina_bands(_programme(3))])
+    det = OverlapDetector(model=model.eval(), normalizer=norm,
+                          thresholds={"speech": 0.5, "music": 0.5}, penalties={"speech": 1.0, "music": 1.0})
+    return OverlapDetector.load(det.save(tmp_path / "std.overlap.pt"))
+
+
+def test_a_fixed_normalisation_shares_convolutions_exactly(ina_weights, tmp_path):
+    """With one normalisation for every patch, fast mode recomputes nothing and gives the exact
+    path's probabilities and decisions; the probabilities are the network's on the normalised
+    bands of each patch, 0 over digital silence."""
+    import torch
+
+    from speechmusic.segment.sliding import PatchGrid
+    from speechmusic.training.overlap import ina_bands
+
+    det = _standardised_detector(tmp_path)
+    assert det.normalizer is not None and np.ptp(det.normalizer.mean) == 0
+    audio = _programme()
+    audio[int(2.5 * RATE): 3 * RATE] = 0.0  # digital silence
+    fast = Segmenter(OverlapEngine(det), threads=2).analyse(audio, sr=RATE)
+    exact = Segmenter(OverlapEngine(det, mode="exact"), threads=1).analyse(audio, sr=RATE)
+    assert fast.n_exact == 0 and fast.n_patches > 500
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-5)
+    np.testing.assert_array_equal(fast.decisions, exact.decisions)
+
+    bands = ina_bands(audio)
+    x = torch.from_numpy(det.normalizer.transform(bands))
+    grid = PatchGrid(bands.shape[1])
+    starts = np.arange(grid.n_patches) * 2
+    finite = np.array([np.isfinite(bands[:, s: s + 68]).all() for s in starts])
+    assert not finite.all()
+    patches = torch.stack([torch.nan_to_num(x[:, s: s + 68], neginf=0.0) for s in starts])
+    with torch.inference_mode():
+        want = torch.sigmoid(det.model(patches)).numpy()
+    want[~finite] = 0.0
+    np.testing.assert_allclose(exact.probs, want[grid.patch_of_point], atol=1e-5)

@@ -178,6 +178,22 @@ def test_gain_direction_is_one_db_per_db_through_the_normaliser():
         gain_direction(FeatureConfig.preset("mfcc_swishnet"), None)
 
 
+def test_gain_direction_of_inas_bands_is_their_shift_per_db():
+    """INA's bands are natural logs of band energies: g dB of gain adds g ln(10) / 10 to every
+    band, measured on the front-end itself; per-patch standardisation leaves nothing to jitter."""
+    from speechmusic.features import FeatureConfig, FeatureNormalizer, PatchStandardizer, compute_features
+    from speechmusic.training import gain_direction
+
+    fc = FeatureConfig.preset("ina_sm")
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    shift = compute_features(audio * np.float32(10 ** (6 / 20)), fc) - compute_features(audio, fc)
+    np.testing.assert_allclose(shift, np.broadcast_to(6 * gain_direction(fc, None)[:, None], shift.shape), atol=1e-3)
+    norm = FeatureNormalizer(mean=np.zeros(21), scale=np.full(21, 2.0))
+    np.testing.assert_allclose(gain_direction(fc, norm), np.log(10) / 20)
+    with pytest.raises(ConfigError, match="per-patch"):
+        gain_direction(fc, PatchStandardizer())
+
+
 def test_gain_jitter_removes_a_loudness_cue():
     """Two classes that differ only in level (class 1 is 12 dB louder in every band): the plain
     loop learns the cue; with 40 dB of gain jitter the cue is drowned and validation accuracy

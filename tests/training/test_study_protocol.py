@@ -23,6 +23,8 @@ from speechmusic.training.cv import (
     AudioProtocol,
     UnifiedAudioCache,
     fit_minmax,
+    fit_standard,
+    make_normalizer,
     protocol_cache,
     quantize,
 )
@@ -213,6 +215,33 @@ def test_fit_minmax_scales_the_training_data_into_0_1():
     assert np.allclose(out[2], 0.0)
     with pytest.raises(ConfigError):
         fit_minmax([])
+
+
+def test_fit_standard_is_one_mean_and_deviation_for_all_features_over_finite_values():
+    rng = np.random.default_rng(1)
+    train = [rng.normal(-4.0, 3.0, size=(6, n)) for n in (9, 20)]
+    train[1][0, :3] = -np.inf  # INA's bands on digital silence
+    norm = fit_standard(train)
+    values = np.concatenate([a[np.isfinite(a)] for a in train])
+    np.testing.assert_allclose(norm.mean, np.full(6, values.mean()), rtol=1e-6)
+    np.testing.assert_allclose(norm.scale, np.full(6, values.std()), rtol=1e-5)
+    out = norm.transform(train[0])
+    assert out.shape == (6, 9) and np.isfinite(out).all()
+    with pytest.raises(ConfigError, match="no data"):
+        fit_standard([])
+    with pytest.raises(ConfigError, match="feature count"):
+        fit_standard([np.zeros((3, 4)), np.zeros((2, 4))])
+
+
+def test_normalisers_by_name():
+    train = [np.arange(12.0).reshape(3, 4)]
+    assert np.allclose(make_normalizer("fit", lambda: train).transform(train[0]).mean(axis=1), 0.0)
+    assert make_normalizer("minmax", lambda: train).transform(train[0]).max() == 1.0
+    assert np.ptp(make_normalizer("standard", lambda: train).mean) == 0.0
+    assert make_normalizer("per_patch", lambda: train).kind == "per_patch"
+    assert make_normalizer(None, lambda: train) is None
+    with pytest.raises(ConfigError, match="normalizer must be one of"):
+        make_normalizer("zscore", lambda: train)
 
 
 def test_an_older_run_directory_resumes(toy_root, shared_cache, tmp_path):

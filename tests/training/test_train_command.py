@@ -177,6 +177,10 @@ def test_recipe_files_overrides_and_errors(tmp_path):
         load_recipe("paper", overrides=["trainable=frozen"])
     with pytest.raises(ConfigError, match="unknown recipe"):
         load_recipe("nope")
+    assert load_recipe("default").normalizer == "auto"
+    assert load_recipe("default", overrides=["normalizer=standard"]).normalizer == "standard"
+    with pytest.raises(ConfigError, match="normalizer must be one of"):
+        load_recipe("default", overrides=["normalizer=zscore"])
 
 
 # ------------------------------------------------------------------------- the command
@@ -298,7 +302,8 @@ def test_init_from_an_earlier_engine_with_frozen_layers(trained, by_subfolder, s
 
 
 @pytest.mark.slow
-def test_init_from_inas_published_network(tmp_path, shared_cache):
+@pytest.mark.parametrize("normalizer", ["auto", "standard"])
+def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer):
     from speechmusic.errors import WeightsUnavailableError
     from speechmusic.models import ina_checkpoint_path, load_checkpoint
 
@@ -319,11 +324,14 @@ def test_init_from_inas_published_network(tmp_path, shared_cache):
                  "--set", "init=ina:sm", "--set", "trainable=intermediate",
                  "--set", "training.max_epochs=1", "--set", "training.num_threads=1",
                  "--set", "protocol.test_fraction=0.25", "--set", "protocol.val_fraction=0.25",
-                 "--folds", "2", "-q"]) == 0
+                 "--set", f"normalizer={normalizer}", "--folds", "2", "-q"]) == 0
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt.model.arch == "ina" and ckpt.labels == ["music", "speech"]
-    assert ckpt.feature_config.kind == "ina_bands" and ckpt.extra["input_normalization"] == "per_patch"
-    assert ckpt.normalizer is None and ckpt.extra["init"] == "ina:sm"
+    assert ckpt.feature_config.kind == "ina_bands" and ckpt.extra["init"] == "ina:sm"
+    if normalizer == "auto":  # INA's own: every patch standardised on its own
+        assert ckpt.extra["input_normalization"] == "per_patch" and ckpt.normalizer is None
+    else:  # one mean and deviation, fitted on the clips: the segmenter shares convolutions
+        assert not ckpt.per_patch and np.ptp(ckpt.normalizer.mean) == 0 and ckpt.normalizer.scale[0] > 0
     assert ckpt.extra["viterbi_arg"] == 150  # smoothed as its parent network
     assert json.loads((out / "train.json").read_text())["segmenter"] == ""  # it segments:
     from speechmusic.segment import Segmenter

@@ -101,14 +101,17 @@ class FeatureConfig:
         """``(n_features, patch_frames)``: the input shape a model sees."""
         return (self.n_features, self.patch_frames)
 
+    @property
+    def frame_length(self) -> int:
+        """Samples one analysis frame reads: INA's front-end frames by its window, an STFT by
+        ``n_fft`` (a shorter window is zero-padded to it)."""
+        return (self.win_length or self.n_fft) if self.kind == "ina_bands" else self.n_fft
+
     def n_frames(self, n_samples: int) -> int:
         """Frames the front-end gives for ``n_samples`` samples."""
-        if self.kind == "ina_bands":
-            win = self.win_length or self.n_fft
-            return max(0, (n_samples - win) // self.hop_length + 1) if n_samples >= win else 0
-        if self.center:
+        if self.center and self.kind != "ina_bands":
             return 1 + n_samples // self.hop_length
-        win = self.n_fft
+        win = self.frame_length
         return 1 + (n_samples - win) // self.hop_length if n_samples >= win else 0
 
     # ------------------------------------------------------------------ identity and I/O

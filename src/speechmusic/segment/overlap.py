@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from speechmusic.errors import CheckpointError, ConfigError
+from speechmusic.features import FeatureNormalizer
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
 from speechmusic.segment.chunked import PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
@@ -88,6 +89,9 @@ class OverlapDetector:
     thresholds: dict[str, float] = field(default_factory=lambda: {"speech": 0.5, "music": 0.5})
     penalties: dict[str, float] = field(default_factory=lambda: {"speech": 2.0, "music": 2.0})
     info: dict[str, Any] = field(default_factory=dict)
+    #: One fixed normalisation of INA's bands (``training.overlap``'s ``normalizer: standard``);
+    #: None: each patch standardised on its own, as INA's networks are.
+    normalizer: FeatureNormalizer | None = None
 
     @property
     def n_bands(self) -> int:
@@ -100,7 +104,8 @@ class OverlapDetector:
                      else v.detach().cpu().clone()) for k, v in self.model.state_dict().items()}
         payload = {"format": _FORMAT, "model": self.model.spec(), "labels": list(self.labels),
                    "thresholds": dict(self.thresholds), "penalties": dict(self.penalties),
-                   "info": self.info, "state_dict": state}
+                   "info": self.info, "state_dict": state,
+                   "normalizer": None if self.normalizer is None else self.normalizer.to_dict()}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(payload, tmp)
@@ -129,10 +134,12 @@ class OverlapDetector:
                                for k, v in payload["state_dict"].items()})
         model.eval()
         model.labels = list(payload["labels"])
+        norm = payload.get("normalizer")
         return cls(model=model, labels=tuple(payload["labels"]),
                    thresholds={k: float(v) for k, v in payload["thresholds"].items()},
                    penalties={k: float(v) for k, v in payload["penalties"].items()},
-                   info=dict(payload.get("info") or {}))
+                   info=dict(payload.get("info") or {}),
+                   normalizer=None if norm is None else FeatureNormalizer.from_dict(norm))
 
 
 # --------------------------------------------------------------------------- probabilities
@@ -322,6 +329,8 @@ class OverlapEngine:
         """``(probs [points, 2] (NaN where not computed), active [points], duration, n_exact,
         n_patches)`` of one input, streamed as the segmenter does."""
         det = self.detector
+        if det.normalizer is not None:
+            return self._fixed_probabilities(segmenter, source, sr=sr)
         thr = np.array([det.thresholds[lab] for lab in det.labels], dtype=np.float32)
         with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
@@ -350,6 +359,53 @@ class OverlapEngine:
             if self.mode == "fast" and self.margin > 0:
                 n_exact += self._verify(bands, probs, active, grid, pool)
             return probs, active, duration, n_exact, n_computed
+
+    def _fixed_probabilities(self, segmenter, source, *, sr: int | None = None
+                             ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
+        """:meth:`probabilities` of a detector with a fixed normalisation: every patch is the
+        same affine map of the bands, so fast mode shares the convolutions of neighbouring
+        patches exactly (:mod:`speechmusic.models.patchwise`) and nothing needs recomputing.
+        The network runs on chunks of patches on the worker pool while the audio decodes."""
+        from speechmusic.segment.chunked import FeatureChunks
+
+        with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
+                ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
+            chunk = min(1000, self.net.block_patches()) if self.mode == "fast" else 500
+            features = FeatureChunks(self._patch_probs, patch_frames=PATCH_FRAMES, step=PATCH_STEP,
+                                     chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads)
+            bands, loge, duration = segmenter._ina_features(
+                source, sr, Path(tmp), feed=lambda frames, _energy: features.feed(frames[:, : self.bands]))
+            features.finish()
+            active = energy_activity(loge, ratio=segmenter.energy_ratio)[::2]
+            if segmenter.min_duration_off > 0:
+                active = fill_short_gaps(active, max_len=round(segmenter.min_duration_off / GRID_SECONDS))
+            grid = PatchGrid(bands.shape[0])
+            if grid.n_patches == 0:  # shorter than a patch: padded as the per-patch path pads
+                feats = np.array(bands[:, : self.bands])
+                pad = np.full((PATCH_FRAMES - len(feats), feats.shape[1]), np.min(feats), dtype=np.float32)
+                p = self._patch_probs(np.concatenate([feats, pad]))
+                return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1
+            patch_probs = features.probs()
+            return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches
+
+    @property
+    def net(self):
+        from speechmusic.models.patchwise import patchwise
+
+        return patchwise(self.model)
+
+    def _patch_probs(self, frames: np.ndarray) -> np.ndarray:
+        """Sigmoid probabilities ``[n, 2]`` of the patches (68 frames every 2) of INA's bands
+        ``frames`` ``[frames, bands]``, fixed-normalised; 0 for patches over digital silence."""
+        from speechmusic.segment.segmenter import normalised_patch_logits
+
+        norm = self.detector.normalizer
+        logits, finite = normalised_patch_logits(
+            self.net, frames, mean=norm.mean.reshape(-1, 1), scale=norm.scale.reshape(-1, 1),
+            step=PATCH_STEP, mode=self.mode)
+        p = torch.sigmoid(logits).numpy()
+        p[~finite] = 0.0  # digital silence: neither speech nor music
+        return p
 
     def _verify(self, bands: np.ndarray, probs: np.ndarray, active: np.ndarray, grid: PatchGrid, pool) -> int:
         """Fast mode: make the smoothed decisions those of exact probabilities. Decide; then

@@ -206,7 +206,7 @@ def _load_engine(engine: str, *, mode: str) -> _Engine:
         from speechmusic.models import load_checkpoint
 
         ckpt = load_checkpoint(path)
-        if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands":
+        if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands" and ckpt.per_patch:
             return _InaEngine.from_checkpoint(path, ckpt, mode=mode)
         return _CheckpointEngine(path, mode=mode, ckpt=ckpt)
     raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES} or a checkpoint file path")
@@ -239,8 +239,9 @@ class _CheckpointEngine(_Engine):
         ckpt = ckpt if ckpt is not None else load_checkpoint(path)
         if ckpt.feature_config is None:
             raise ConfigError(f"{path}: the checkpoint has no feature config; it cannot segment audio")
-        if ckpt.feature_config.kind == "ina_bands":  # _load_engine sends these to _InaEngine
-            raise ConfigError(f"{path}: a checkpoint on INA bands runs as an INA engine")
+        if ckpt.feature_config.kind == "ina_bands" and ckpt.per_patch:  # _load_engine sends these
+            raise ConfigError(f"{path}: a checkpoint on INA bands with per-patch standardisation "
+                              "runs as an INA engine")
         self.name = path.stem
         self.mode = mode
         self.model = ckpt.model.eval()
@@ -273,14 +274,14 @@ class _CheckpointEngine(_Engine):
     def patch_probs(self, frames: np.ndarray) -> np.ndarray:
         """Probabilities ``[n, classes]`` of the patches starting every ``step`` frames of the
         (unnormalised) features ``frames`` ``[frames, n_features]``, every one that fits."""
-        x = np.ascontiguousarray(frames.T, dtype=np.float32)
-        if self.mean is not None:
-            x = (x - self.mean) / self.scale
-        with torch.inference_mode():  # per thread: the pool's workers need their own
-            logits = self.net.logits(torch.from_numpy(x), step=self.step,
-                                     mode="exact" if self.per_patch else self.mode,
-                                     per_patch=self.per_patch)
-            return torch.softmax(logits / self.temperature, dim=-1).numpy()
+        logits, finite = normalised_patch_logits(
+            self.net, frames, mean=self.mean, scale=self.scale, step=self.step,
+            mode="exact" if self.per_patch else self.mode, per_patch=self.per_patch)
+        probs = torch.softmax(logits / self.temperature, dim=-1).numpy()
+        # A patch over digital silence (INA's bands are -inf there): no evidence either way,
+        # 1 / classes (the original's 0.5).
+        probs[~finite] = 1.0 / probs.shape[1]
+        return probs
 
     def grid_probs(self, patch_probs: np.ndarray, n_points: int) -> np.ndarray:
         """The probabilities ``[patches, classes]`` of the patches starting every ``step``
@@ -660,7 +661,7 @@ class Segmenter:
         cfg = engine.config
         if features.n_frames == 0:
             where = source if isinstance(source, (str, os.PathLike)) else None
-            raise AudioTooShortError(where, f"shorter than one {cfg.n_fft}-sample analysis frame of the model")
+            raise AudioTooShortError(where, f"shorter than one {cfg.frame_length}-sample analysis frame of the model")
         if features.n_patches == 0:  # pad like make_patches(pad="edge")
             frames = features.frames()
             frames = np.concatenate([frames, np.repeat(frames[-1:], engine.width - len(frames), axis=0)])
@@ -712,6 +713,31 @@ def _log_energy(samples: torch.Tensor, *, win: int, hop: int) -> torch.Tensor:
     previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
     emphasised = frames - PRE_EMPHASIS * previous
     return torch.log(emphasised.square().sum(-1))
+
+
+def normalised_patch_logits(net, frames: np.ndarray, *, mean: np.ndarray | None, scale: np.ndarray | None,
+                            step: int, mode: str, per_patch: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+    """Logits ``[n, outputs]`` of the patches starting every ``step`` frames of the features
+    ``frames`` ``[frames, n_features]`` (every one that fits), normalised by ``(x - mean) / scale``
+    (``[n_features, 1]`` each; None: as they are) or, with ``per_patch``, each patch by its own
+    statistics; and whether each patch holds finite values only ``[n]``. Non-finite values (INA's
+    bands on digital silence) enter the network as zeros, so that nothing non-finite reaches a
+    map that neighbouring patches share. ``net``: the model's
+    :class:`~speechmusic.models.patchwise.PatchwiseModel`."""
+    x = np.ascontiguousarray(frames.T, dtype=np.float32)
+    if mean is not None:
+        x = (x - mean) / scale
+    bad = ~np.isfinite(x).all(axis=0)
+    if bad.any():
+        x[:, bad] = 0.0
+    with torch.inference_mode():  # per thread: the pool's workers need their own
+        logits = net.logits(torch.from_numpy(x), step=step, mode=mode, per_patch=per_patch)
+    finite = np.ones(len(logits), dtype=bool)
+    if bad.any():
+        held = np.concatenate([[0], np.cumsum(bad)])
+        starts = np.arange(len(logits)) * step
+        finite = held[starts + net.frames] == held[starts]
+    return logits, finite
 
 
 def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
@@ -773,7 +799,7 @@ class _FeatureWriter:
         self.frontend, self.sink = engine.frontend, sink
         self.hop, self.n_fft, self.center = cfg.hop_length, cfg.n_fft, cfg.center
         self.half = cfg.n_fft // 2 if cfg.center else 0
-        self.stream = _FrameStream(win=cfg.n_fft, hop=cfg.hop_length)
+        self.stream = _FrameStream(win=cfg.frame_length, hop=cfg.hop_length)
         self.pad = self.half  # zeros still to put before the first sample
         self.n_samples = self.n_frames = 0
 

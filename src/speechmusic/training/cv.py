@@ -59,6 +59,8 @@ __all__ = [
     "protocol_cache",
     "quantize",
     "fit_minmax",
+    "fit_standard",
+    "make_normalizer",
     "check_splittable",
     "SkipRecord",
     "PreparedData",
@@ -188,6 +190,59 @@ def protocol_cache(cache: FeatureCache, protocol: ProtocolConfig) -> FeatureCach
     if not audio.active or isinstance(cache, UnifiedAudioCache):
         return cache
     return UnifiedAudioCache(cache.root, audio, stats=cache.stats)
+
+
+def fit_standard(features: Iterable[np.ndarray]) -> FeatureNormalizer:
+    """One mean and one standard deviation over every finite value of ``features`` (each
+    ``[n_features, frames]``; the training split), the same for all features, as a
+    :class:`FeatureNormalizer`: ``(x - mean) / std``. INA's per-patch standardisation made fixed:
+    the input keeps its loudness and the shape across bands, and one affine map for the whole
+    file lets a convolutional network share its convolutions between patches exactly
+    (:mod:`speechmusic.models.patchwise`). Non-finite values (INA's bands on digital silence)
+    are left out of the statistics."""
+    total = total_sq = 0.0
+    count, n = 0, None
+    for feats in features:
+        a = np.asarray(feats, dtype=np.float64)
+        if a.ndim < 2:
+            raise ConfigError(f"expected [..., n_features, frames], got shape {a.shape}")
+        if n is not None and a.shape[-2] != n:
+            raise ConfigError(f"feature count changed from {n} to {a.shape[-2]}")
+        n = a.shape[-2]
+        a = a[np.isfinite(a)]
+        total += float(a.sum())
+        total_sq += float(np.square(a).sum())
+        count += a.size
+    if n is None or count == 0:
+        raise ConfigError("cannot fit a normaliser on no data")
+    mean = total / count
+    std = float(np.sqrt(max(total_sq / count - mean * mean, 0.0))) or 1.0
+    return FeatureNormalizer(np.full(n, mean, dtype=np.float32), np.full(n, std, dtype=np.float32))
+
+
+#: The normalisers a run may ask for by name (``make_normalizer``).
+NORMALIZERS = ("fit", "minmax", "standard", "per_patch")
+
+
+def make_normalizer(normalizer: str | FeatureNormalizer | None,
+                    training_features: Callable[[], Iterable[np.ndarray]]) -> Any:
+    """The normaliser a name asks for, fitted on ``training_features()`` (the training clips'
+    ``[n_features, frames]`` matrices) where it needs fitting: ``"fit"`` (per feature, zero mean,
+    into [-1, 1]), ``"minmax"`` (:func:`fit_minmax`), ``"standard"`` (:func:`fit_standard`),
+    ``"per_patch"`` (a :class:`PatchStandardizer`, INA's); a normaliser object (or ``None``) is
+    returned as it is."""
+    if normalizer == "fit":
+        return FeatureNormalizer().fit(training_features())
+    if normalizer == "minmax":
+        return fit_minmax(training_features())
+    if normalizer == "standard":
+        return fit_standard(training_features())
+    if normalizer == "per_patch":
+        return PatchStandardizer()
+    if isinstance(normalizer, str):
+        raise ConfigError(f"normalizer must be one of {list(NORMALIZERS)}, a FeatureNormalizer or "
+                          f"None, got {normalizer!r}")
+    return normalizer
 
 
 def fit_minmax(features: Iterable[np.ndarray]) -> FeatureNormalizer:
@@ -325,7 +380,9 @@ def cross_validate(
             ``trainable_parameters()``, i.e. what is not frozen).
         normalizer: ``"fit"`` fits a :class:`FeatureNormalizer` on each fold's training clips
             (zero mean, into [-1, 1]); ``"minmax"`` scales each feature to [0, 1] by its range
-            on the training clips (:func:`fit_minmax`); a fitted normaliser is used as is (e.g.
+            on the training clips (:func:`fit_minmax`); ``"standard"`` one mean and standard
+            deviation for all features (:func:`fit_standard`); ``"per_patch"`` INA's
+            standardisation of every patch on its own; a fitted normaliser is used as is (e.g.
             a pretrained checkpoint's); ``None``: none.
         seed: base seed of weights, shuffling and dropout (splits use ``protocol.seed``).
         name: the experiment's name (enters the fold seeds and the logs).
@@ -343,10 +400,9 @@ def cross_validate(
     cache = cache or FeatureCache(None)
     out_dir = Path(out_dir)
     labels = list(labels)
-    if isinstance(normalizer, str) and normalizer not in ("fit", "minmax", "per_patch"):
-        raise ConfigError(f"normalizer must be 'fit', 'minmax', 'per_patch', a FeatureNormalizer "
-                          f"or None, got "
-                          f"{normalizer!r}")
+    if isinstance(normalizer, str) and normalizer not in NORMALIZERS:
+        raise ConfigError(f"normalizer must be one of {list(NORMALIZERS)}, a FeatureNormalizer "
+                          f"or None, got {normalizer!r}")
     if prepared is None:
         prepared = extract_features(manifest, feature_config, cache, desc=f"features {name}".strip(),
                                     features_name=features_name)
@@ -438,15 +494,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
     train_idx = [i for i in split.train if i not in short]
     if not train_idx:
         raise ConfigError(f"{name} fold {split.fold}: no usable training clips")
-    if normalizer == "fit":
-        norm: FeatureNormalizer | None = FeatureNormalizer().fit(
-            refs[i].load() for i in train_idx)  # training split only
-    elif normalizer == "minmax":
-        norm = fit_minmax(refs[i].load() for i in train_idx)
-    elif normalizer == "per_patch":  # INA's networks: every patch standardised on its own
-        norm = PatchStandardizer()  # type: ignore[assignment]
-    else:
-        norm = normalizer  # type: ignore[assignment]
+    # Fitted on the training split only.
+    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx))
     pad = protocol.short_clips == "pad"
     common = dict(refs=refs, clip_y=clip_y, balance_keys=balance_keys, short=short,
                   feature_config=feature_config, normalizer=norm, pad=pad)

@@ -64,6 +64,7 @@ from speechmusic.training.cv import (
     extract_features,
     fold_done,
     fold_seed,
+    make_normalizer,
     protocol_cache,
 )
 from speechmusic.training.loop import EpochLog, fit, gain_direction, seed_everything
@@ -301,14 +302,7 @@ def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig
         train_idx, val_idx = [usable[i] for i in split.train], [usable[i] for i in split.test]
     else:
         train_idx, val_idx = usable, []
-    if normalizer == "fit":
-        norm: Any = FeatureNormalizer().fit(refs[i].load() for i in train_idx)
-    elif normalizer == "per_patch":
-        norm = PatchStandardizer()
-    elif isinstance(normalizer, str):
-        raise ConfigError(f"unknown normalizer {normalizer!r}")
-    else:
-        norm = normalizer
+    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx))
 
     def patches(idx: list[int], limit: int | None) -> PatchSet:
         return PatchSet([refs[i] for i in idx], clip_y[idx], patch_frames=pf, hop=fc.hop,
@@ -552,11 +546,13 @@ class _Plan:
     def of(cls, recipe: Recipe, classes: Sequence[str] = ()) -> _Plan:
         if not recipe.init:
             return cls(fc=recipe.feature_config(), features_name=recipe.features_name,
-                       arch=recipe.model, params=dict(recipe.model_params), normalizer="fit",
+                       arch=recipe.model, params=dict(recipe.model_params),
+                       normalizer="fit" if recipe.normalizer == "auto" else recipe.normalizer,
                        factory=None, init=None)
         init = resolve_init(recipe.init, classes=classes)
+        normalizer = init.training_normalizer() if recipe.normalizer == "auto" else recipe.normalizer
         return cls(fc=init.feature_config, features_name=f"{init.arch}-input", arch=init.arch,
-                   params=init.params, normalizer=init.training_normalizer(),
+                   params=init.params, normalizer=normalizer,
                    factory=_init_factory(init, strategy=recipe.trainable,
                                          head_units=recipe.head_units), init=init)
 

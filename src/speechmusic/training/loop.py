@@ -97,16 +97,23 @@ def gain_direction(feature_config: Any, normalizer: Any) -> np.ndarray:
     """How one dB of gain moves each feature after normalisation, ``[n_features]``.
 
     A log-mel spectrogram in dB (no ``top_db`` floor) shifts by exactly ``g`` in every band when
-    the audio's gain changes by ``g`` dB (down to the ``amin`` floor); the normaliser divides
-    that by each band's scale. Other representations mix bands (MFCC) or have no gain axis.
+    the audio's gain changes by ``g`` dB (down to the ``amin`` floor); INA's bands, natural logs
+    of band energies, by ``g * ln(10) / 10``. The normaliser divides that by each band's scale.
+    Other representations mix bands (MFCC) or have no gain axis; per-patch standardisation
+    removes gain altogether.
     """
-    if getattr(feature_config, "kind", None) != "logmel" or getattr(feature_config, "top_db", None):
-        raise ConfigError("gain_jitter_db works on log-mel features without top_db, got "
+    kind = getattr(feature_config, "kind", None)
+    if not (kind == "ina_bands" or (kind == "logmel" and not getattr(feature_config, "top_db", None))):
+        raise ConfigError("gain_jitter_db works on log-mel features without top_db or INA's bands, got "
                           f"{getattr(feature_config, 'kind', feature_config)!r}")
+    if getattr(normalizer, "kind", None) == "per_patch":
+        raise ConfigError("gain_jitter_db does nothing with per-patch standardisation (it removes "
+                          "the gain); use a fitted normaliser (normalizer: standard or fit)")
+    per_db = math.log(10.0) / 10.0 if kind == "ina_bands" else 1.0
     n = feature_config.n_features
-    if normalizer is not None and getattr(normalizer, "fitted", False):
-        return (1.0 / np.asarray(normalizer.scale, dtype=np.float32)).reshape(n)
-    return np.ones(n, dtype=np.float32)
+    if normalizer is not None and getattr(normalizer, "fitted", False) and hasattr(normalizer, "scale"):
+        return (per_db / np.asarray(normalizer.scale, dtype=np.float32)).reshape(n)
+    return np.full(n, per_db, dtype=np.float32)
 
 
 @torch.no_grad()

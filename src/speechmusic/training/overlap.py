@@ -94,10 +94,17 @@ class OverlapTrainConfig:
     val_differences: list[float] = field(default_factory=list)
     threshold_grid: list[float] = field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     penalty_grid: list[float] = field(default_factory=lambda: [-20.0, 0.0, 1.0, 2.0, 3.0, 5.0])
+    #: ``per_patch``: each patch standardised on its own, as INA's networks were trained;
+    #: ``standard``: one mean and standard deviation of the training patches for every patch
+    #: (:func:`speechmusic.training.cv.fit_standard`), so that the engine shares convolutions
+    #: between neighbouring patches exactly.
+    normalizer: str = "per_patch"
 
     def __post_init__(self) -> None:
         if isinstance(self.mix, Mapping):
             self.mix = MixConfig.from_dict(self.mix)
+        if self.normalizer not in ("per_patch", "standard"):
+            raise ConfigError(f"normalizer must be 'per_patch' or 'standard', got {self.normalizer!r}")
         for s in self.strategies:
             if s not in STRATEGIES:
                 raise ConfigError(f"unknown strategy {s!r}; choose among {STRATEGIES}")
@@ -163,9 +170,11 @@ class PatchPool:
         return len(self.y)
 
 
-def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: int, seed: int) -> PatchPool:
+def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: int, seed: int,
+                standardize: bool = True) -> PatchPool:
     """Examples ``start .. start+count-1`` of ``mixer``, ``patches_per_example`` random patches
-    of each (patches with a non-finite value left out)."""
+    of each (patches with a non-finite value left out), each standardised on its own unless
+    ``standardize`` is False (then as the bands are)."""
     from speechmusic.models.ina import standardize_patches
 
     rng = np.random.default_rng([seed, start])
@@ -179,7 +188,9 @@ def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: in
         pick = rng.choice(n, size=min(n, patches_per_example), replace=False) * 2
         patches = np.stack([bands[:, s: s + 68] for s in pick])
         ok = np.isfinite(patches).all(axis=(1, 2))
-        patches = standardize_patches(patches[ok]).astype(np.float32)
+        patches = patches[ok].astype(np.float32)
+        if standardize:
+            patches = standardize_patches(patches).astype(np.float32)
         ok2 = np.isfinite(patches).all(axis=(1, 2))
         patches = patches[ok2]
         xs.append(patches)
@@ -380,6 +391,8 @@ def _pool_key(config: OverlapTrainConfig) -> str:
                               "train_examples", "val_examples", "patches_per_example", "seed")}
     if d["extra_music"]:
         keep["extra_music"] = d["extra_music"]
+    if d["normalizer"] != "per_patch":  # the pools of earlier runs keep their key
+        keep["normalizer"] = d["normalizer"]
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -392,10 +405,11 @@ def _pools(config: OverlapTrainConfig, out: Path, train_mixer: Mixer, val_mixer:
         log(f"pool: read from {cache}")
         return (PatchPool(z["xtr"], z["ytr"], list(z["ktr"])), PatchPool(z["xva"], z["yva"], list(z["kva"])))
     t0 = time.perf_counter()
+    each = config.normalizer == "per_patch"
     train = render_pool(train_mixer, start=0, count=config.train_examples,
-                        patches_per_example=config.patches_per_example, seed=config.seed)
+                        patches_per_example=config.patches_per_example, seed=config.seed, standardize=each)
     val = render_pool(val_mixer, start=0, count=config.val_examples,
-                      patches_per_example=config.patches_per_example, seed=config.seed + 1)
+                      patches_per_example=config.patches_per_example, seed=config.seed + 1, standardize=each)
     log(f"pool: {len(train)} training and {len(val)} validation patches in {time.perf_counter() - t0:.0f} s")
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.npz")
     np.savez(tmp, xtr=train.x, ytr=train.y, ktr=np.array(train.kinds), xva=val.x, yva=val.y, kva=np.array(val.kinds))
@@ -409,6 +423,14 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
     train_mixer = Mixer(splits["train"], config=config.mix, seed=config.seed)
     val_mixer = Mixer(splits["val"], config=config.mix, seed=config.seed + 1)
     train, val = _pools(config, out, train_mixer, val_mixer, log)
+    normalizer = None
+    if config.normalizer == "standard":  # fitted on the training patches, applied to both
+        from speechmusic.training.cv import fit_standard
+
+        normalizer = fit_standard([train.x])
+        train = PatchPool(normalizer.transform(train.x), train.y, train.kinds)
+        val = PatchPool(normalizer.transform(val.x), val.y, val.kinds)
+        log(f"normalisation: (x - {normalizer.mean[0]:.3f}) / {normalizer.scale[0]:.3f} for every patch")
     rows, models = [], {}
     for source in config.sources:
         for strategy in config.strategies:
@@ -429,7 +451,7 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
     diffs = [float(d) for d in config.val_differences]
     programmes = [render_programme(val_mixer, i, difference_db=diffs[i % len(diffs)] if diffs else None)[:2]
                   for i in range(config.val_programmes)]
-    detector = OverlapDetector(model=model)
+    detector = OverlapDetector(model=model, normalizer=normalizer)
     tuned = tune_smoothing(detector, programmes, threshold_grid=config.threshold_grid,
                            penalty_grid=config.penalty_grid, log=log)
     detector.thresholds = {k: v["threshold"] for k, v in tuned.items()}

@@ -53,6 +53,7 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 #: How the final model (on all the data) decides when to stop; see :class:`Recipe`.
 FINAL_STRATEGIES = ("cv_epochs", "validation")
 _TRAINABLE = ("full", "intermediate", "frozen")
+_NORMALIZERS = ("auto", "fit", "minmax", "standard", "per_patch")
 #: Settings that change how fast, not what: allowed to differ when a model folder is resumed.
 VOLATILE = {("training", "num_threads"), ("training", "max_memory_mb"), ("protocol", "folds")}
 
@@ -76,6 +77,14 @@ class Recipe:
     "Train on your own recordings"). ``calibration``: ``temperature`` fits a
     softmax temperature on the folds' held-out predictions and stores it in the checkpoint;
     ``none`` leaves the probabilities as trained. ``seed``: weights, shuffling, dropout.
+
+    ``normalizer``: how input patches are normalised. ``auto``: what the initialisation imposes
+    (INA's networks standardise every patch on its own; a checkpoint brings its normaliser),
+    else ``fit`` (per feature, zero mean, into [-1, 1], fitted on the training clips: the
+    paper's). ``standard``: one mean and one standard deviation over all features, fitted on the
+    training clips: INA's standardisation made fixed, so that the segmenter shares the
+    convolutions of neighbouring patches exactly (several times faster for an INA network,
+    ``bench/segment_engines.py``). ``fit`` or ``minmax`` may also be named.
     """
 
     model: str = "vgg"
@@ -83,6 +92,7 @@ class Recipe:
     features: Any = "melspec"
     init: str | None = None
     trainable: str = "full"
+    normalizer: str = "auto"
     head_units: int | None = 128
     final: str = "cv_epochs"
     final_val_fraction: float = 0.1
@@ -98,6 +108,8 @@ class Recipe:
         if self.trainable != "full" and not self.init:
             raise ConfigError(f"trainable {self.trainable!r} needs a pretrained network: set init "
                               "(e.g. init: ina:sm or init: PATH/model.pt)")
+        if self.normalizer not in _NORMALIZERS:
+            raise ConfigError(f"normalizer must be one of {list(_NORMALIZERS)}, got {self.normalizer!r}")
         if self.final not in FINAL_STRATEGIES:
             raise ConfigError(f"final must be one of {list(FINAL_STRATEGIES)}, got {self.final!r}")
         if not 0 < self.final_val_fraction < 0.5:
