@@ -16,6 +16,10 @@ probes that moved are recomputed exactly and the decisions made again, so that t
 exact path's (``tests/segment/test_overlap.py`` checks fast == exact on >= 99.9 % of points;
 on 12 minutes of real-mix recordings, 100 %, with about 55 % of the patches recomputed: this
 detector's shared evaluation is less close to the exact one than INA's own networks').
+A detector trained with one fixed normalisation (``OverlapDetector.normalizer``; the training
+config's ``normalizer: standard``) needs none of that: every patch is the same affine map of the
+bands, so the shared convolutions are the exact ones (:mod:`speechmusic.models.patchwise`) and
+fast mode recomputes nothing (``OverlapEngine._fixed_probabilities``).
 
 Smoothing: per class, a two-state Viterbi within each active region, emissions
 ``log p - log t`` and ``log(1 - p) - log(1 - t)`` (``t`` the class's threshold) and a switching
