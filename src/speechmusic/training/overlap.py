@@ -109,8 +109,8 @@ class OverlapTrainConfig:
             if s not in STRATEGIES:
                 raise ConfigError(f"unknown strategy {s!r}; choose among {STRATEGIES}")
         for s in self.sources:
-            if s not in ("sm", "smn"):
-                raise ConfigError(f"unknown source network {s!r}; choose 'sm' or 'smn'")
+            if s not in ("sm", "smn", "overlap"):
+                raise ConfigError(f"unknown source network {s!r}; choose 'sm', 'smn' or 'overlap'")
         for name in ("train_examples", "val_examples", "patches_per_example", "batch_size"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v > 0):
@@ -240,9 +240,18 @@ def render_programme(mixer: Mixer, index: int, *, difference_db: float | None = 
 
 # --------------------------------------------------------------------------- models
 def build_detector_model(source: str, *, strategy: str, head_units: int | None, seed: int) -> nn.Module:
-    """INA's pre-trained ``source`` network with a new two-output classifier, set to ``strategy``."""
+    """INA's pre-trained ``source`` network (``sm``, ``smn``) with a new two-output classifier,
+    or the shipped detector itself (``overlap``: its classifier kept, e.g. to move it to another
+    normalisation), set to ``strategy``."""
     from speechmusic.models import load_ina_pretrained
 
+    if source == "overlap":
+        from speechmusic.segment.overlap import OverlapDetector
+
+        model = copy.deepcopy(OverlapDetector.load().model)
+        model.set_trainable(strategy)
+        model.labels = list(LABELS)
+        return model
     model = copy.deepcopy(load_ina_pretrained(source))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -1,0 +1,45 @@
+"""The overlap detector's training settings (``speechmusic.training.overlap``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechmusic.errors import ConfigError
+from speechmusic.training.overlap import OverlapTrainConfig, _pool_key, build_detector_model
+
+
+def test_normalizer_setting_round_trips_and_is_checked(tmp_path):
+    config = OverlapTrainConfig(normalizer="standard", sources=["overlap"])
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    again = OverlapTrainConfig.from_yaml(path)
+    assert again.normalizer == "standard" and again.sources == ["overlap"]
+    with pytest.raises(ConfigError, match="normalizer"):
+        OverlapTrainConfig(normalizer="zscore")
+    with pytest.raises(ConfigError, match="source network"):
+        OverlapTrainConfig(sources=["vgg"])
+
+
+def test_pools_of_each_normalisation_are_kept_apart_and_old_keys_stay():
+    """Per-patch pools (the shipped detector's) keep the key they had before the setting
+    existed; standardised-later pools hold other patches, so another key."""
+    from pathlib import Path
+
+    shipped = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap.yaml")
+    assert shipped.normalizer == "per_patch"
+    assert _pool_key(shipped) == "7751dfd82dc3e91f"  # the key of the shipped weights' run
+    standard = OverlapTrainConfig.from_dict({**shipped.to_dict(), "normalizer": "standard"})
+    assert _pool_key(standard) != _pool_key(shipped)
+
+
+def test_the_shipped_detector_as_a_starting_point_keeps_its_classifier():
+    from speechmusic.segment.overlap import OverlapDetector
+
+    shipped = OverlapDetector.load().model
+    model = build_detector_model("overlap", strategy="intermediate", head_units=128, seed=0)
+    assert model is not shipped and model.n_classes == 2 and model.labels == ["speech", "music"]
+    for key, value in shipped.classifier.state_dict().items():
+        assert torch.equal(model.classifier.state_dict()[key], value)
+    assert not any(p.requires_grad for p in model.body.lower.parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
