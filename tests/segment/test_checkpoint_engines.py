@@ -310,6 +310,7 @@ def test_an_ina_bands_checkpoint_with_a_fixed_normaliser_shares_its_convolutions
     fast_seg, exact_seg = Segmenter(str(path.parent), mode="fast"), Segmenter(str(path.parent), mode="exact")
     assert isinstance(fast_seg.engine, _CheckpointEngine) and fast_seg.engine.net.shared
     assert fast_seg.engine.step == 2
+    assert fast_seg.engine.viterbi_arg == 150  # smoothed as INA's sm, which it came from
     fast, exact = fast_seg.analyse(audio, sr=16000), exact_seg.analyse(audio, sr=16000)
     np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-4)
     assert _agreement(fast, exact) == 1.0

@@ -178,7 +178,11 @@ def test_recipe_files_overrides_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown recipe"):
         load_recipe("nope")
     assert load_recipe("default").normalizer == "auto"
-    assert load_recipe("default", overrides=["normalizer=standard"]).normalizer == "standard"
+    standard = load_recipe("default", overrides=["normalizer=standard"])
+    assert standard.normalizer == "standard"
+    from speechmusic.training.engine import describe_recipe
+
+    assert "normalizer standard" in describe_recipe(standard, arch="ina", features="ina-input")
     with pytest.raises(ConfigError, match="normalizer must be one of"):
         load_recipe("default", overrides=["normalizer=zscore"])
 

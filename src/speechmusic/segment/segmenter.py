@@ -248,7 +248,8 @@ class _CheckpointEngine(_Engine):
         self.labels = list(ckpt.labels)
         self.config: FeatureConfig = ckpt.feature_config
         self.normalizer = ckpt.normalizer
-        self.viterbi_arg = 80.0
+        # Smoothed as the network it was fine-tuned from, where it says (INA's sm 150, smn 80).
+        self.viterbi_arg = float(ckpt.extra.get("viterbi_arg", 80.0))
         self.temperature = ckpt.temperature  # calibration: softmax(logits / T)
         cfg = self.config
         if self.normalizer is not None and self.normalizer.fitted:

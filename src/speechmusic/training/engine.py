@@ -808,6 +808,8 @@ def describe_recipe(recipe: Recipe, *, arch: str, features: str,
                 + (f", patience {t.patience}" if t.patience else ""))
     if p.max_patches_per_clip:
         bits.append(f"{p.max_patches_per_clip} training patches per clip")
+    if recipe.normalizer != "auto":
+        bits.append(f"normalizer {recipe.normalizer}")
     if t.gain_jitter_db:
         bits.append(f"gain jitter {t.gain_jitter_db:g} dB")
     return "; ".join(bits)
