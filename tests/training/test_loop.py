@@ -181,7 +181,12 @@ def test_gain_direction_is_one_db_per_db_through_the_normaliser():
 def test_gain_direction_of_inas_bands_is_their_shift_per_db():
     """INA's bands are natural logs of band energies: g dB of gain adds g ln(10) / 10 to every
     band, measured on the front-end itself; per-patch standardisation leaves nothing to jitter."""
-    from speechmusic.features import FeatureConfig, FeatureNormalizer, PatchStandardizer, compute_features
+    from speechmusic.features import (
+        FeatureConfig,
+        FeatureNormalizer,
+        PatchStandardizer,
+        compute_features,
+    )
     from speechmusic.training import gain_direction
 
     fc = FeatureConfig.preset("ina_sm")

@@ -64,7 +64,7 @@ from speechmusic.segment.sliding import (
     compiled_ina,
     prepare_patches,
 )
-from speechmusic.segment.viterbi import energy_activity, fill_short_gaps, runs
+from speechmusic.segment.viterbi import runs
 
 __all__ = ["OVERLAP_ENGINES", "OVERLAP_LABELS", "WEIGHTS_PATH", "OverlapDetector", "OverlapEngine",
            "OverlapAnalysis", "overlap_patch_probs", "decide", "flat_segments", "tier_segments"]
@@ -202,6 +202,14 @@ def _exact_sigmoid(model: torch.nn.Module, bands: np.ndarray, patches: np.ndarra
     results = list(pool.map(run, parts)) if pool is not None else [run(p) for p in parts]
     out = np.concatenate(results)
     return out[:, :-1].copy(), out[:, -1] > 0.5
+
+
+def _one_patch(bands: np.ndarray, n_bands: int) -> np.ndarray:
+    """A file shorter than one patch: its bands ``[frames, >= n_bands]`` padded to one patch
+    ``[68, n_bands]`` with their smallest value."""
+    feats = np.array(bands[:, :n_bands])
+    pad = np.full((PATCH_FRAMES - len(feats), feats.shape[1]), np.min(feats), dtype=np.float32)
+    return np.concatenate([feats, pad])
 
 
 class _SigmoidChunks(PatchChunks):
@@ -350,15 +358,11 @@ class OverlapEngine:
                                     mode=self.mode, thresholds=thr, margin=self.margin)
             chunks.start_feeding(energy_ratio=segmenter.energy_ratio)
             bands, loge, duration = segmenter._ina_features(source, sr, Path(tmp), feed=chunks.feed)
-            active = energy_activity(loge, ratio=segmenter.energy_ratio)[::2]
-            if segmenter.min_duration_off > 0:
-                active = fill_short_gaps(active, max_len=round(segmenter.min_duration_off / GRID_SECONDS))
+            active = segmenter.activity(loge)
             grid = PatchGrid(bands.shape[0])
             probs = np.full((grid.n_points, len(self.labels)), np.nan, dtype=np.float32)
             if grid.n_patches == 0:
-                feats = np.array(bands[:, : self.bands])
-                pad = np.full((PATCH_FRAMES - len(feats), feats.shape[1]), np.min(feats), dtype=np.float32)
-                p, finite, _ = overlap_patch_probs(self.model, torch.from_numpy(np.concatenate([feats, pad]).T),
+                p, finite, _ = overlap_patch_probs(self.model, torch.from_numpy(_one_patch(bands, self.bands).T),
                                                    mode="exact")
                 probs[:] = p[0] if finite[0] else 0.0
                 return probs, active, duration, 1, 1
@@ -379,23 +383,20 @@ class OverlapEngine:
         patches exactly (:mod:`speechmusic.models.patchwise`) and nothing needs recomputing.
         The network runs on chunks of patches on the worker pool while the audio decodes."""
         from speechmusic.segment.chunked import FeatureChunks
+        from speechmusic.segment.segmenter import chunk_patches
 
         with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
-            chunk = min(1000, self.net.block_patches()) if self.mode == "fast" else 500
+            chunk = chunk_patches(self.net, patches_per_second=1 / GRID_SECONDS, mode=self.mode)  # a patch per point
             features = FeatureChunks(self._patch_probs, patch_frames=PATCH_FRAMES, step=PATCH_STEP,
                                      chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads)
             bands, loge, duration = segmenter._ina_features(
                 source, sr, Path(tmp), feed=lambda frames, _energy: features.feed(frames[:, : self.bands]))
             features.finish()
-            active = energy_activity(loge, ratio=segmenter.energy_ratio)[::2]
-            if segmenter.min_duration_off > 0:
-                active = fill_short_gaps(active, max_len=round(segmenter.min_duration_off / GRID_SECONDS))
+            active = segmenter.activity(loge)
             grid = PatchGrid(bands.shape[0])
-            if grid.n_patches == 0:  # shorter than a patch: padded as the per-patch path pads
-                feats = np.array(bands[:, : self.bands])
-                pad = np.full((PATCH_FRAMES - len(feats), feats.shape[1]), np.min(feats), dtype=np.float32)
-                p = self._patch_probs(np.concatenate([feats, pad]))
+            if grid.n_patches == 0:
+                p = self._patch_probs(_one_patch(bands, self.bands))
                 return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1
             patch_probs = features.probs()
             return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches

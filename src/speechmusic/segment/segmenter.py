@@ -268,9 +268,8 @@ class _CheckpointEngine(_Engine):
         self.frontend = build_frontend(FeatureConfig.from_dict({**cfg.to_dict(), "center": False}))
 
     def chunk_patches(self) -> int:
-        """Patches per chunk: about 10 s, fewer where the shared maps of a chunk would be large."""
-        ten_seconds = max(1, round(10.0 * self.config.frame_rate / self.step))
-        return min(ten_seconds, self.net.block_patches()) if self.mode == "fast" else ten_seconds
+        """Patches per chunk (:func:`chunk_patches`)."""
+        return chunk_patches(self.net, patches_per_second=self.config.frame_rate / self.step, mode=self.mode)
 
     def patch_probs(self, frames: np.ndarray) -> np.ndarray:
         """Probabilities ``[n, classes]`` of the patches starting every ``step`` frames of the
@@ -481,12 +480,18 @@ class Segmenter:
         return bands, loge, n_samples / INA_RATE
 
     # ------------------------------------------------------------------ passes 2-4
-    def _segment(self, source, sr, bands: np.ndarray | None, loge: np.ndarray, duration: float,
-                 chunks: PatchChunks | None, features: FeatureChunks | None, pool,
-                 progress: _AnalysedSeconds | None = None) -> Analysis:
+    def activity(self, loge: np.ndarray) -> np.ndarray:
+        """Active points of the 20 ms grid from the frames' log energies (INA's detector, then
+        gaps shorter than ``min_duration_off`` filled)."""
         active = energy_activity(loge, ratio=self.energy_ratio)[::2]
         if self.min_duration_off > 0:
             active = fill_short_gaps(active, max_len=round(self.min_duration_off / GRID_SECONDS))
+        return active
+
+    def _segment(self, source, sr, bands: np.ndarray | None, loge: np.ndarray, duration: float,
+                 chunks: PatchChunks | None, features: FeatureChunks | None, pool,
+                 progress: _AnalysedSeconds | None = None) -> Analysis:
+        active = self.activity(loge)
         n_points = len(active)
         engine = self.engine
         trans = switch_penalty_transition(engine.viterbi_arg, len(engine.labels))
@@ -714,6 +719,14 @@ def _log_energy(samples: torch.Tensor, *, win: int, hop: int) -> torch.Tensor:
     previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
     emphasised = frames - PRE_EMPHASIS * previous
     return torch.log(emphasised.square().sum(-1))
+
+
+def chunk_patches(net, *, patches_per_second: float, mode: str) -> int:
+    """Patches per chunk of a checkpoint network's evaluation: about 10 s of them, fewer in fast
+    mode where the shared maps of a chunk would be large (``net``: its
+    :class:`~speechmusic.models.patchwise.PatchwiseModel`)."""
+    ten_seconds = max(1, round(10.0 * patches_per_second))
+    return min(ten_seconds, net.block_patches()) if mode == "fast" else ten_seconds
 
 
 def normalised_patch_logits(net, frames: np.ndarray, *, mean: np.ndarray | None, scale: np.ndarray | None,

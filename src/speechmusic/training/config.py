@@ -37,6 +37,7 @@ from speechmusic.features.config import PRESETS, FeatureConfig
 from speechmusic.training.schema import from_dict, to_dict
 
 __all__ = [
+    "NORMALIZERS",
     "TaskSpec",
     "ModelSpec",
     "ProtocolConfig",
@@ -56,6 +57,11 @@ __all__ = [
     "config_to_yaml",
     "protocol_differences",
 ]
+
+#: The input normalisers a run may name (``training.cv.make_normalizer``): per feature into
+#: [-1, 1] (the paper's), per feature into [0, 1], one mean and deviation for all features, and
+#: INA's standardisation of every patch on its own.
+NORMALIZERS = ("fit", "minmax", "standard", "per_patch")
 
 
 @dataclass

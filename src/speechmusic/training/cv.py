@@ -42,7 +42,7 @@ from speechmusic.features import FeatureConfig, FeatureNormalizer, compute_featu
 from speechmusic.features.normalize import PatchStandardizer
 from speechmusic.progress import progress
 from speechmusic.training.cache import FeatureCache, FeatureRef, checked_features
-from speechmusic.training.config import ProtocolConfig, TrainConfig
+from speechmusic.training.config import NORMALIZERS, ProtocolConfig, TrainConfig
 from speechmusic.training.loop import (
     EpochLog,
     FitResult,
@@ -218,10 +218,6 @@ def fit_standard(features: Iterable[np.ndarray]) -> FeatureNormalizer:
     mean = total / count
     std = float(np.sqrt(max(total_sq / count - mean * mean, 0.0))) or 1.0
     return FeatureNormalizer(np.full(n, mean, dtype=np.float32), np.full(n, std, dtype=np.float32))
-
-
-#: The normalisers a run may ask for by name (``make_normalizer``).
-NORMALIZERS = ("fit", "minmax", "standard", "per_patch")
 
 
 def make_normalizer(normalizer: str | FeatureNormalizer | None,

@@ -111,7 +111,7 @@ def gain_direction(feature_config: Any, normalizer: Any) -> np.ndarray:
                           "the gain); use a fitted normaliser (normalizer: standard or fit)")
     per_db = math.log(10.0) / 10.0 if kind == "ina_bands" else 1.0
     n = feature_config.n_features
-    if normalizer is not None and getattr(normalizer, "fitted", False) and hasattr(normalizer, "scale"):
+    if normalizer is not None and getattr(normalizer, "fitted", False):
         return (per_db / np.asarray(normalizer.scale, dtype=np.float32)).reshape(n)
     return np.full(n, per_db, dtype=np.float32)
 

@@ -37,6 +37,7 @@ import yaml
 from speechmusic.errors import ConfigError
 from speechmusic.features.config import PRESETS, FeatureConfig
 from speechmusic.training.config import (
+    NORMALIZERS,
     ProtocolConfig,
     TrainConfig,
     apply_overrides,
@@ -53,7 +54,7 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 #: How the final model (on all the data) decides when to stop; see :class:`Recipe`.
 FINAL_STRATEGIES = ("cv_epochs", "validation")
 _TRAINABLE = ("full", "intermediate", "frozen")
-_NORMALIZERS = ("auto", "fit", "minmax", "standard", "per_patch")
+_NORMALIZERS = ("auto", *NORMALIZERS)
 #: Settings that change how fast, not what: allowed to differ when a model folder is resumed.
 VOLATILE = {("training", "num_threads"), ("training", "max_memory_mb"), ("protocol", "folds")}
 
