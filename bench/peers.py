@@ -186,7 +186,9 @@ def fold_routes(run_dir: Path, experiment: str | None) -> tuple[str, dict[str, s
 # ----------------------------------------------------------------------------- processes
 def start(system: System, logs: Path) -> None:
     opts = dict(system.options, warmup=[str(WARMUP)])
-    log = open(logs / f"{system.name.replace(' ', '_')}.stderr.log", "w")
+    # engine names may be paths (``ours /tmp/run``): one flat file name per system
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in system.name)
+    log = open(logs / f"{safe}.stderr.log", "w")
     system.proc = subprocess.Popen([system.python, str(RUNNERS / system.runner), json.dumps(opts)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                                    env=system.env, bufsize=1)

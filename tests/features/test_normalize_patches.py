@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from speechmusic.errors import ConfigError
-from speechmusic.features import FeatureNormalizer, make_patches, patch_starts
+from speechmusic.features import FeatureNormalizer, SlidingStandardizer, make_patches, patch_starts
 
 
 def test_normaliser_maps_training_data_into_unit_range_with_zero_mean():
@@ -77,3 +77,27 @@ def test_patches_batched_and_short_clip_padding():
     np.testing.assert_array_equal(padded[0, :, 4:], np.repeat(short[:, -1:], 2, axis=1))
     t = make_patches(torch.from_numpy(short), patch_frames=6, hop=3, pad="edge")
     np.testing.assert_array_equal(t.numpy(), padded)
+
+
+def test_sliding_standardisation_is_each_frame_by_the_window_around_it():
+    """Mean and standard deviation over every finite value of the frames ``t - w // 2`` to
+    ``t + w - w // 2 - 1`` (cut at the clip's edges), non-finite values kept as they are; a block
+    with ``context`` frames on each side gives its middle as the whole clip does; a gain (a
+    shift of log features) changes nothing."""
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(5, 90)) * 2 + np.linspace(0, 9, 90)).astype(np.float32)
+    x[:, 40:43] = -np.inf
+    norm = SlidingStandardizer(12)
+    y = norm.transform(x)
+    for t in range(90):
+        w = x[:, max(0, t - 6): t + 6]
+        w = w[np.isfinite(w)]
+        if np.isfinite(x[0, t]):
+            np.testing.assert_allclose(y[:, t], (x[:, t] - w.mean()) / w.std(), rtol=1e-4, atol=1e-5)
+    assert np.isneginf(y[:, 40:43]).all()
+    c = norm.context
+    np.testing.assert_allclose(norm.transform(x[:, 50 - c: 70 + c])[:, c:-c], y[:, 50:70], atol=1e-5)
+    np.testing.assert_allclose(norm.transform(x + 3.5), y, atol=1e-5)
+    assert norm.transform(x[None])[0].shape == x.shape  # leading axes allowed
+    with pytest.raises(ConfigError):
+        SlidingStandardizer(1)

@@ -317,19 +317,101 @@ def test_an_ina_bands_checkpoint_with_a_fixed_normaliser_shares_its_convolutions
     assert {"speech", "music"} <= {s.label for s in exact.segments}
 
     ckpt = load_checkpoint(path)
+    want = _patch_by_patch(ckpt, audio, ckpt.normalizer.transform, temperature=1.5)
+    np.testing.assert_allclose(exact.probs, exact_seg.engine.grid_probs(want, len(exact.probs)), atol=1e-5)
+
+
+def _patch_by_patch(ckpt, audio: np.ndarray, normalise, *, temperature: float = 1.0) -> np.ndarray:
+    """The checkpoint's probabilities of every patch (68 frames every 2) of INA's bands of the
+    whole ``audio``, normalised by ``normalise``, one patch at a time; patches over the digital
+    silence (which ``audio`` must hold) 0.5, as the original gives them."""
     bands = compute_features(audio, ckpt.feature_config)  # [21, frames], -inf on the silence
-    x = torch.from_numpy(ckpt.normalizer.transform(bands))
+    x = torch.from_numpy(normalise(bands))
     starts = np.arange(0, x.shape[1] - 68 + 1, 2)
     silent = np.array([not np.isfinite(bands[:, s: s + 68]).all() for s in starts])
     assert silent.any() and not silent.all()
     patches = torch.stack([x[:, s: s + 68] for s in starts])
     patches[torch.from_numpy(silent)] = 0.0
     with torch.inference_mode():
-        want = torch.softmax(ckpt.model.eval()(patches) / 1.5, dim=-1).numpy()
+        want = torch.softmax(ckpt.model.eval()(patches) / temperature, dim=-1).numpy()
     want[silent] = 0.5
-    grid = exact_seg.engine.grid_probs(want, len(exact.probs))
-    np.testing.assert_allclose(exact.probs, grid, atol=1e-5)
+    return want
 
 
 def test_a_standardised_ina_checkpoint_gives_its_exact_labels_on_real_recordings(ina_weights, tmp_path):
     _assert_fast_is_exact_on_real_recordings(str(_standardised_ina(tmp_path).parent))
+
+
+def _sliding_ina(tmp_path: Path, name: str = "sm") -> Path:
+    """INA's published network with every frame standardised by the 68 frames around it instead
+    of each patch by its own statistics (what ``speechmusic train --set normalizer=sliding``
+    writes)."""
+    from speechmusic.features import SlidingStandardizer
+    from speechmusic.models import ina_checkpoint_path, load_checkpoint
+
+    ckpt = load_checkpoint(ina_checkpoint_path(name))
+    folder = tmp_path / f"{name}-sliding"
+    folder.mkdir(exist_ok=True)
+    return save_checkpoint(folder / "model.pt", model=ckpt.model, labels=list(ckpt.labels),
+                           feature_config=ckpt.feature_config,
+                           extra={"init": f"ina:{name}", "viterbi_arg": ckpt.extra["viterbi_arg"],
+                                  **SlidingStandardizer(68).checkpoint_extra()})
+
+
+def test_a_sliding_standardised_ina_checkpoint_shares_its_convolutions(ina_weights, tmp_path):
+    """Frames standardised by the window around them do not depend on the patch they sit in:
+    the engine shares its convolutions, fast equals exact, and the probabilities are the
+    model's, patch by patch, on the whole signal's bands standardised once (gain-free, like
+    INA's own standardisation)."""
+    from speechmusic.features import SlidingStandardizer
+    from speechmusic.models import load_checkpoint
+    from speechmusic.segment.segmenter import _CheckpointEngine
+
+    path = _sliding_ina(tmp_path)
+    ckpt = load_checkpoint(path)
+    assert ckpt.sliding_window == 68 and not ckpt.per_patch
+    audio = _ina_programme()
+    fast_seg, exact_seg = Segmenter(str(path.parent), mode="fast"), Segmenter(str(path.parent), mode="exact")
+    assert isinstance(fast_seg.engine, _CheckpointEngine) and fast_seg.engine.net.shared
+    assert fast_seg.engine.context == 34
+    fast, exact = fast_seg.analyse(audio, sr=16000), exact_seg.analyse(audio, sr=16000)
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-4)
+    assert _agreement(fast, exact) == 1.0
+    assert {"speech", "music"} <= {s.label for s in exact.segments}
+    # A gain changes nothing but the rounding.
+    louder = fast_seg.analyse(audio * 0.25, sr=16000)
+    np.testing.assert_allclose(louder.probs, fast.probs, atol=1e-3)
+
+    want = _patch_by_patch(ckpt, audio, SlidingStandardizer(68).transform)
+    np.testing.assert_allclose(exact.probs, exact_seg.engine.grid_probs(want, len(exact.probs)), atol=1e-5)
+
+
+def test_sliding_standardisation_reads_its_context_across_chunks(ina_weights, tmp_path):
+    """However the features arrive and whatever the chunk size, each chunk is standardised
+    with the frames around it, as the whole file is."""
+    from speechmusic.segment.segmenter import _CheckpointEngine
+
+    engine = _CheckpointEngine(_sliding_ina(tmp_path))
+    frames = compute_features(_ina_programme(), engine.config).T  # [frames, bands]
+    whole = engine.patch_probs(frames)
+    with ThreadPoolExecutor(2) as pool:
+        for size, piece in [(7, 13), (40, 100), (1000, 1000)]:
+            chunks = FeatureChunks(engine.patch_probs, patch_frames=engine.width, step=engine.step,
+                                   chunk_patches=size, pool=pool, tail_parts=3, context=engine.context)
+            for i in range(0, len(frames), piece):
+                chunks.feed(frames[i: i + piece])
+            np.testing.assert_allclose(chunks.probs(), whole, atol=1e-5, err_msg=f"chunks of {size}")
+
+
+def test_streamed_blocks_give_a_sliding_engine_the_whole_file_s_result(ina_weights, tmp_path):
+    path = tmp_path / "programme.wav"
+    sf.write(path, _ina_programme(), 16000, subtype="FLOAT")
+    engine = str(_sliding_ina(tmp_path).parent)
+    small = Segmenter(engine, block_seconds=0.7, decoder="soxr").analyse(path)
+    whole = Segmenter(engine, block_seconds=600, decoder="soxr").analyse(path)
+    np.testing.assert_allclose(small.probs, whole.probs, atol=1e-5)
+    assert small.segments == whole.segments
+
+
+def test_a_sliding_standardised_ina_checkpoint_gives_its_exact_labels_on_real_recordings(ina_weights, tmp_path):
+    _assert_fast_is_exact_on_real_recordings(str(_sliding_ina(tmp_path).parent))

@@ -207,10 +207,7 @@ def test_a_fixed_normalisation_shares_convolutions_exactly(ina_weights, tmp_path
     """With one normalisation for every patch, fast mode recomputes nothing and gives the exact
     path's probabilities and decisions; the probabilities are the network's on the normalised
     bands of each patch, 0 over digital silence."""
-    import torch
 
-    from speechmusic.segment.sliding import PatchGrid
-    from speechmusic.training.overlap import ina_bands
 
     det = _standardised_detector(tmp_path)
     assert det.normalizer is not None and np.ptp(det.normalizer.mean) == 0
@@ -222,8 +219,20 @@ def test_a_fixed_normalisation_shares_convolutions_exactly(ina_weights, tmp_path
     np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-5)
     np.testing.assert_array_equal(fast.decisions, exact.decisions)
 
+    np.testing.assert_allclose(exact.probs, _patch_by_patch(det, audio, det.normalizer.transform), atol=1e-5)
+
+
+def _patch_by_patch(det, audio: np.ndarray, normalise) -> np.ndarray:
+    """The detector's probabilities on the 20 ms grid, each patch (68 frames every 2) of INA's
+    bands of the whole ``audio`` normalised by ``normalise`` and run on its own; 0 for patches
+    over the digital silence that ``audio`` must hold."""
+    import torch
+
+    from speechmusic.segment.sliding import PatchGrid
+    from speechmusic.training.overlap import ina_bands
+
     bands = ina_bands(audio)
-    x = torch.from_numpy(det.normalizer.transform(bands))
+    x = torch.from_numpy(normalise(bands))
     grid = PatchGrid(bands.shape[1])
     starts = np.arange(grid.n_patches) * 2
     finite = np.array([np.isfinite(bands[:, s: s + 68]).all() for s in starts])
@@ -232,4 +241,36 @@ def test_a_fixed_normalisation_shares_convolutions_exactly(ina_weights, tmp_path
     with torch.inference_mode():
         want = torch.sigmoid(det.model(patches)).numpy()
     want[~finite] = 0.0
-    np.testing.assert_allclose(exact.probs, want[grid.patch_of_point], atol=1e-5)
+    return want[grid.patch_of_point]
+
+
+def test_a_sliding_standardisation_shares_convolutions_exactly(ina_weights, tmp_path):
+    """A detector whose frames are standardised by the 68 frames around them (``normalizer:
+    sliding``) keeps that through saving, recomputes nothing in fast mode, gives the exact
+    path's probabilities and decisions whatever the chunk and block sizes, and its
+    probabilities are the network's on the whole signal's bands standardised once."""
+    import torch
+
+    from speechmusic.features import SlidingStandardizer
+    from speechmusic.segment.overlap import OverlapDetector
+    from speechmusic.training.overlap import build_detector_model
+
+    model = build_detector_model("sm", strategy="frozen", head_units=16, seed=0)
+    with torch.no_grad():
+        model.classifier[-1].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    det = OverlapDetector(model=model.eval(), normalizer=SlidingStandardizer(68),
+                          thresholds={"speech": 0.5, "music": 0.5}, penalties={"speech": 1.0, "music": 1.0})
+    det = OverlapDetector.load(det.save(tmp_path / "sliding.overlap.pt"))
+    assert isinstance(det.normalizer, SlidingStandardizer) and det.normalizer.window == 68
+    audio = _programme()
+    audio[int(2.5 * RATE): 3 * RATE] = 0.0  # digital silence
+    fast = Segmenter(OverlapEngine(det), threads=2).analyse(audio, sr=RATE)
+    small = Segmenter(OverlapEngine(det), threads=2, block_seconds=0.7).analyse(audio, sr=RATE)
+    exact = Segmenter(OverlapEngine(det, mode="exact"), threads=1).analyse(audio, sr=RATE)
+    assert fast.n_exact == 0 and fast.n_patches > 500
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-5)
+    np.testing.assert_allclose(small.probs, exact.probs, atol=1e-5)
+    np.testing.assert_array_equal(fast.decisions, exact.decisions)
+
+    np.testing.assert_allclose(exact.probs, _patch_by_patch(det, audio, SlidingStandardizer(68).transform),
+                               atol=1e-5)

@@ -10,7 +10,12 @@ import soundfile as sf
 
 from speechmusic.data import Clip
 from speechmusic.errors import AudioError
-from speechmusic.features import FeatureConfig, FeatureNormalizer
+from speechmusic.features import (
+    FeatureConfig,
+    FeatureNormalizer,
+    PatchStandardizer,
+    SlidingStandardizer,
+)
 from speechmusic.training import FeatureCache, FeatureRef, PatchSet
 
 from ..conftest import music_like
@@ -95,6 +100,28 @@ def test_patchset_batches_are_normalised_the_same_in_memory_and_lazily(tmp_path)
     s = lazy.patch_start[17]
     expected = norm.transform(arrays[lazy.patch_clip[17]][:, s:s + 8])
     np.testing.assert_allclose(lazy.batch([17])[0], expected, rtol=1e-6)
+
+
+def test_a_sliding_standardisation_normalises_whole_clips_before_patches_are_cut(tmp_path):
+    """Each frame of a patch is standardised by the window around it in its clip (its
+    neighbours outside the patch included), in memory and lazily alike."""
+    arrays = [np.random.default_rng(i).normal(3.0 * i, 1.0 + i, (3, 40)).astype(np.float32) for i in range(3)]
+    refs = []
+    for i, a in enumerate(arrays):
+        np.save(tmp_path / f"{i}.npy", a)
+        refs.append(FeatureRef(shape=a.shape, path=tmp_path / f"{i}.npy"))
+    norm = SlidingStandardizer(8)
+    lazy = PatchSet(refs, [0, 1, 0], patch_frames=8, hop=4, normalizer=norm)
+    eager = PatchSet(refs, [0, 1, 0], patch_frames=8, hop=4, normalizer=norm)
+    assert eager.materialize()
+    for i in (5, 0, 17, 9):
+        s = lazy.patch_start[i]
+        expected = norm.transform(arrays[lazy.patch_clip[i]])[:, s:s + 8]
+        np.testing.assert_allclose(lazy.batch([i])[0], expected, rtol=1e-6)
+        np.testing.assert_allclose(eager.batch([i])[0], expected, rtol=1e-6)
+        # not each patch standardised on its own
+        assert not np.allclose(expected, PatchStandardizer().transform(arrays[lazy.patch_clip[i]][:, s:s + 8]),
+                               atol=1e-3)
 
 
 def test_patchset_balancing_and_subsets():

@@ -185,6 +185,7 @@ def test_gain_direction_of_inas_bands_is_their_shift_per_db():
         FeatureConfig,
         FeatureNormalizer,
         PatchStandardizer,
+        SlidingStandardizer,
         compute_features,
     )
     from speechmusic.training import gain_direction
@@ -197,6 +198,8 @@ def test_gain_direction_of_inas_bands_is_their_shift_per_db():
     np.testing.assert_allclose(gain_direction(fc, norm), np.log(10) / 20)
     with pytest.raises(ConfigError, match="per-patch"):
         gain_direction(fc, PatchStandardizer())
+    with pytest.raises(ConfigError, match="sliding standardisation"):
+        gain_direction(fc, SlidingStandardizer(68))
 
 
 def test_gain_jitter_removes_a_loudness_cue():

@@ -239,6 +239,7 @@ def test_normalisers_by_name():
     assert make_normalizer("minmax", lambda: train).transform(train[0]).max() == 1.0
     assert np.ptp(make_normalizer("standard", lambda: train).mean) == 0.0
     assert make_normalizer("per_patch", lambda: train).kind == "per_patch"
+    assert make_normalizer("sliding", lambda: train, window=10).window == 10
     assert make_normalizer(None, lambda: train) is None
     with pytest.raises(ConfigError, match="normalizer must be one of"):
         make_normalizer("zscore", lambda: train)

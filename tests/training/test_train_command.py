@@ -177,7 +177,9 @@ def test_recipe_files_overrides_and_errors(tmp_path):
         load_recipe("paper", overrides=["trainable=frozen"])
     with pytest.raises(ConfigError, match="unknown recipe"):
         load_recipe("nope")
-    assert load_recipe("default").normalizer == "auto"
+    assert load_recipe("default").normalizer == "auto"  # for INA's networks: sliding
+    scratch = load_recipe("default", overrides=["model=vgg"])
+    assert scratch.init is None and scratch.normalizer == "auto" and scratch.trainable == "full"
     standard = load_recipe("default", overrides=["normalizer=standard"])
     assert standard.normalizer == "standard"
     from speechmusic.training.engine import describe_recipe
@@ -185,6 +187,10 @@ def test_recipe_files_overrides_and_errors(tmp_path):
     assert "normalizer standard" in describe_recipe(standard, arch="ina", features="ina-input")
     with pytest.raises(ConfigError, match="normalizer must be one of"):
         load_recipe("default", overrides=["normalizer=zscore"])
+    wide = load_recipe("default", overrides=["normalizer=sliding", "sliding_window=300"])
+    assert "normalizer sliding over 300 frames" in describe_recipe(wide, arch="ina", features="ina-input")
+    with pytest.raises(ConfigError, match="sliding_window"):
+        load_recipe("default", overrides=["normalizer=standard", "sliding_window=300"])
 
 
 # ------------------------------------------------------------------------- the command
@@ -306,7 +312,7 @@ def test_init_from_an_earlier_engine_with_frozen_layers(trained, by_subfolder, s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("normalizer", ["auto", "standard"])
+@pytest.mark.parametrize("normalizer", ["auto", "per_patch", "standard"])
 def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer):
     from speechmusic.errors import WeightsUnavailableError
     from speechmusic.models import ina_checkpoint_path, load_checkpoint
@@ -332,8 +338,17 @@ def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer):
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt.model.arch == "ina" and ckpt.labels == ["music", "speech"]
     assert ckpt.feature_config.kind == "ina_bands" and ckpt.extra["init"] == "ina:sm"
-    if normalizer == "auto":  # INA's own: every patch standardised on its own
+    if normalizer == "per_patch":  # INA's own: every patch standardised on its own
         assert ckpt.extra["input_normalization"] == "per_patch" and ckpt.normalizer is None
+    elif normalizer == "auto":  # for INA's networks, every frame by the patch-long window around it
+        assert ckpt.sliding_window == 68 and ckpt.normalizer is None and not ckpt.per_patch
+        from speechmusic.training.engine import describe_recipe, resolve_init
+        from speechmusic.training.recipe import load_recipe
+
+        line = describe_recipe(load_recipe("default"), arch="ina", features="ina-input", init=resolve_init("ina:sm"))
+        assert "normalizer sliding (auto)" in line
+        fold = load_checkpoint(next((out / "cv").rglob("fold_*/model.pt")))
+        assert fold.sliding_window == 68
     else:  # one mean and deviation, fitted on the clips: the segmenter shares convolutions
         assert not ckpt.per_patch and np.ptp(ckpt.normalizer.mean) == 0 and ckpt.normalizer.scale[0] > 0
     assert ckpt.extra["viterbi_arg"] == 150  # smoothed as its parent network

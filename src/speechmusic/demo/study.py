@@ -73,7 +73,8 @@ SETTINGS = {
 #: the full demo's recipe (:func:`segmenter_config`) on the quick corpus: 69.0 % on the quick
 #: programme (speech taken for music 339 times in 717 frames, noise right 72 times in 225); an
 #: earlier version of the training scored 21.1 % (issue 15), nearly all of it taken for noise.
-#: The fine-tuned engine: 93.3 %, INA's network as published 93.4 %.
+#: The fine-tuned engine: 93.3 % (per-patch standardisation), 93.2 % since the default recipe
+#: standardises frame by frame (2026-12-03); INA's network as published 93.4 %.
 QUICK_ENGINE_REASON = (
     "A network trained from scratch cannot learn the task from the quick corpus (48 clips of "
     "2 s) in a few epochs: the VGG-like network trained so, as the full demo trains it, scored "
@@ -183,8 +184,8 @@ def fine_tune_engine(manifests: list[str], out: str | Path, *, init: str, max_ep
                      cache_dir: str | Path) -> Path:
     """The quick settings' segmenter engine: INA's published network ``init`` (``ina:smn``)
     fine-tuned on the source datasets' speech, music and noise clips (``manifests``), with
-    ``speechmusic train``'s default recipe (INA's front-end and per-patch standardisation, the
-    dense blocks trained) for at most ``max_epochs`` epochs and no cross-validation. Resumes a
+    ``speechmusic train``'s default recipe (INA's front-end and its standardisation in the
+    sliding form, the dense blocks trained) for at most ``max_epochs`` epochs and no cross-validation. Resumes a
     finished engine in ``out``; returns the path of its ``model.pt``."""
     from speechmusic.training.cache import FeatureCache
     from speechmusic.training.engine import train_engine

@@ -2,7 +2,7 @@
 
 from speechmusic.features.config import FEATURE_KINDS, PRESETS, FeatureConfig
 from speechmusic.features.modules import MFCC, LogMel, build_frontend, compute_features
-from speechmusic.features.normalize import FeatureNormalizer, PatchStandardizer
+from speechmusic.features.normalize import FeatureNormalizer, PatchStandardizer, SlidingStandardizer
 from speechmusic.features.patches import make_patches, patch_starts
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "FeatureConfig",
     "FeatureNormalizer",
     "PatchStandardizer",
+    "SlidingStandardizer",
     "InaBands",
     "LogMel",
     "MFCC",

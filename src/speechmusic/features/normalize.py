@@ -1,4 +1,5 @@
-"""Feature-wise normalisation fitted on training data only (zero mean, scaled into [-1, 1])."""
+"""Input normalisation: feature-wise maps fitted on training data only (zero mean, scaled into
+[-1, 1]), INA's per-patch standardisation, and its sliding-window form."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from speechmusic.errors import ConfigError
 
-__all__ = ["FeatureNormalizer", "PatchStandardizer"]
+__all__ = ["FeatureNormalizer", "PatchStandardizer", "SlidingStandardizer"]
 
 
 class FeatureNormalizer:
@@ -101,5 +102,68 @@ class PatchStandardizer:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (a - mean) / std
 
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """How a checkpoint records it (it stores no fitted normaliser)."""
+        return {"input_normalization": self.kind}
+
     def __repr__(self) -> str:
         return "PatchStandardizer()"
+
+
+class SlidingStandardizer:
+    """INA's standardisation, frame by frame: each frame of a clip's features ``[..., F, T]``
+    minus the mean, divided by the (population) standard deviation, of every finite value of
+    the ``window`` frames centred on it (frames ``t - window // 2`` to
+    ``t + window - window // 2 - 1``; fewer at the clip's edges, where the window is cut).
+
+    Like :class:`PatchStandardizer` it removes the recording's level (a gain is a constant shift
+    of log features) and keeps each patch's values in the range INA's networks were trained
+    on; unlike it, a frame's value does not depend on which patch it sits in, so a segmenter
+    can normalise a file once and share the convolutions of neighbouring patches exactly
+    (:mod:`speechmusic.models.patchwise`), with nothing recomputed. Applied to whole clips
+    (``per_clip``), never to patches cut from them. Non-finite values (INA's bands on digital
+    silence) stay as they are and are left out of the statistics. A checkpoint trained with
+    it carries no fitted normaliser, ``input_normalization: sliding`` and ``sliding_window``.
+    """
+
+    fitted = True
+    kind = "sliding"
+    per_clip = True
+
+    def __init__(self, window: int = 68) -> None:
+        if int(window) < 2:
+            raise ConfigError(f"the sliding standardisation window must hold at least 2 frames, got {window}")
+        self.window = int(window)
+
+    @property
+    def context(self) -> int:
+        """Frames a block needs on each side of the frames it normalises, so that it normalises
+        them as the whole clip would."""
+        return self.window // 2
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Standardise ``[..., n_features, frames]`` frame by frame (float32, a new array)."""
+        a = np.asarray(features, dtype=np.float32)
+        if a.ndim < 2:
+            raise ConfigError(f"expected [..., n_features, frames], got shape {a.shape}")
+        ok = np.isfinite(a)
+        vals = np.where(ok, a, 0.0).astype(np.float64)
+        per_frame = np.stack([ok.sum(axis=-2, dtype=np.float64), vals.sum(axis=-2),
+                              np.square(vals).sum(axis=-2)])  # [3, ..., T]
+        half, n = self.window // 2, a.shape[-1]
+        csum = np.concatenate([np.zeros(per_frame.shape[:-1] + (1,)), np.cumsum(per_frame, axis=-1)], axis=-1)
+        t = np.arange(n)
+        lo, hi = np.clip(t - half, 0, n), np.clip(t - half + self.window, 0, n)
+        count, s1, s2 = csum[..., hi] - csum[..., lo]
+        count = np.maximum(count, 1e-12)
+        mean = s1 / count
+        std = np.sqrt(np.maximum(s2 / count - np.square(mean), 1e-12))
+        out = (a - mean[..., None, :].astype(np.float32)) / std[..., None, :].astype(np.float32)
+        return np.where(ok, out, a)
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """How a checkpoint records it (it stores no fitted normaliser)."""
+        return {"input_normalization": self.kind, "sliding_window": self.window}
+
+    def __repr__(self) -> str:
+        return f"SlidingStandardizer(window={self.window})"

@@ -75,6 +75,15 @@ class Checkpoint:
         fine-tuned from INA's): no fitted normaliser and ``input_normalization: per_patch``."""
         return self.fitted_normalizer is None and self.extra.get("input_normalization") == "per_patch"
 
+    @property
+    def sliding_window(self) -> int | None:
+        """Frames of the window each frame is standardised over, for a model trained with
+        :class:`~speechmusic.features.SlidingStandardizer` (``input_normalization: sliding``);
+        else None."""
+        if self.fitted_normalizer is not None or self.extra.get("input_normalization") != "sliding":
+            return None
+        return int(self.extra.get("sliding_window") or self.model.input_shape[-1])
+
 
 def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
                     labels: list[str] | None = None, feature_config: FeatureConfig | None = None,

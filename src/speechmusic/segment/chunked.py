@@ -1,7 +1,8 @@
 """Network probabilities on a fixed grid of patch chunks, started while decoding still runs.
 
 :class:`PatchChunks` serves INA's networks (16 kHz bands, patches normalised one by one);
-:class:`FeatureChunks` a checkpoint trained here (its own features, normalised band by band).
+:class:`FeatureChunks` a checkpoint trained here (its own features, normalised band by band, or
+frame by frame over a window with the context that needs).
 
 A chunk is ``chunk_patches`` consecutive patches (patch ``p`` starts at frame ``2 p``) plus a
 margin of frames on each side: :func:`~speechmusic.segment.sliding.patch_logits` normalises every
@@ -184,7 +185,11 @@ class FeatureChunks:
     on its own frames alone: a chunk needs no margin, and the result depends neither on the
     decoding blocks nor on the chunk size. ``evaluate(frames)`` gives the probabilities
     ``[n, classes]`` of the patches starting every ``step`` frames of ``frames``
-    ``[frames, n_features]``, every one that fits.
+    ``[frames, n_features]``, every one that fits. With ``context`` (a model whose features are
+    standardised frame by frame over a window, :class:`~speechmusic.features.SlidingStandardizer`)
+    a chunk's block also holds up to ``context`` frames on each side, fewer only at the file's
+    edges, and is handed over as ``evaluate(frames, lead, trail)``: the frames before and after
+    the chunk's own, which the model reads for the statistics alone.
 
     :meth:`feed` takes the features as they come (the frames already fed are dropped once the
     chunks holding them are started); :meth:`finish` starts the rest, the last chunk in
@@ -197,8 +202,10 @@ class FeatureChunks:
     """
 
     def __init__(self, evaluate: Callable[[np.ndarray], np.ndarray], *, patch_frames: int, step: int,
-                 chunk_patches: int, pool: Executor, tail_parts: int = 2, max_pending: int = 4) -> None:
+                 chunk_patches: int, pool: Executor, tail_parts: int = 2, max_pending: int = 4,
+                 context: int = 0) -> None:
         self.evaluate = evaluate
+        self.context = max(0, int(context))
         self.width, self.step, self.size = patch_frames, step, max(1, chunk_patches)
         self.pool = pool
         self.tail_parts = max(1, tail_parts)
@@ -235,13 +242,15 @@ class FeatureChunks:
     def _start(self, p0: int, p1: int) -> None:
         """Start patches ``p0 .. p1 - 1`` from the buffer."""
         f0, f1 = self._frames(p0, p1)
+        g0, g1 = max(0, f0 - self.context), min(self.n_frames, f1 + self.context)
         if len(self._buffer) > 1:
             self._buffer = [np.concatenate(self._buffer)]
-        block = np.ascontiguousarray(self._buffer[0][f0 - self._buffer_start: f1 - self._buffer_start])
+        block = np.ascontiguousarray(self._buffer[0][g0 - self._buffer_start: g1 - self._buffer_start])
         self._collect([f for f in self._pending if f.done()])
         while len(self._pending) >= self.max_pending:
             self._collect(wait(self._pending, return_when=FIRST_COMPLETED).done)
-        self._pending[self.pool.submit(self.evaluate, block)] = p0
+        args = (block, f0 - g0, g1 - f1) if self.context else (block,)
+        self._pending[self.pool.submit(self.evaluate, *args)] = p0
         self._next = p1
 
     def _drop_before(self, frame: int) -> None:
@@ -257,9 +266,10 @@ class FeatureChunks:
             return
         self._buffer.append(frames)
         self.n_frames += len(frames)
-        while self._frames(self._next, self._next + self.size)[1] <= self.n_frames:
+        # A chunk starts once its frames and the context after them are all here.
+        while self._frames(self._next, self._next + self.size)[1] + self.context <= self.n_frames:
             self._start(self._next, self._next + self.size)
-            self._drop_before(self._next * self.step)
+            self._drop_before(max(0, self._next * self.step - self.context))
 
     @property
     def n_patches(self) -> int:

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from speechmusic.errors import CheckpointError, ConfigError
-from speechmusic.features import FeatureNormalizer
+from speechmusic.features import FeatureNormalizer, SlidingStandardizer
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
 from speechmusic.segment.chunked import PatchChunks
 from speechmusic.segment.formats import SILENCE, Segment
@@ -101,9 +101,10 @@ class OverlapDetector:
     thresholds: dict[str, float] = field(default_factory=lambda: {"speech": 0.5, "music": 0.5})
     penalties: dict[str, float] = field(default_factory=lambda: {"speech": 2.0, "music": 2.0})
     info: dict[str, Any] = field(default_factory=dict)
-    #: One fixed normalisation of INA's bands (``training.overlap``'s ``normalizer: standard``);
-    #: None: each patch standardised on its own, as INA's networks are.
-    normalizer: FeatureNormalizer | None = None
+    #: One fixed normalisation of INA's bands (``training.overlap``'s ``normalizer: standard``),
+    #: or every frame standardised by the 68 frames around it (``sliding``); None: each patch
+    #: standardised on its own, as INA's networks are.
+    normalizer: FeatureNormalizer | SlidingStandardizer | None = None
 
     @property
     def n_bands(self) -> int:
@@ -117,7 +118,7 @@ class OverlapDetector:
         payload = {"format": _FORMAT, "model": self.model.spec(), "labels": list(self.labels),
                    "thresholds": dict(self.thresholds), "penalties": dict(self.penalties),
                    "info": self.info, "state_dict": state,
-                   "normalizer": None if self.normalizer is None else self.normalizer.to_dict()}
+                   "normalizer": _normalizer_dict(self.normalizer)}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(payload, tmp)
@@ -151,7 +152,21 @@ class OverlapDetector:
                    thresholds={k: float(v) for k, v in payload["thresholds"].items()},
                    penalties={k: float(v) for k, v in payload["penalties"].items()},
                    info=dict(payload.get("info") or {}),
-                   normalizer=None if norm is None else FeatureNormalizer.from_dict(norm))
+                   normalizer=_normalizer_from(norm))
+
+
+def _normalizer_dict(norm: FeatureNormalizer | SlidingStandardizer | None) -> dict | None:
+    if isinstance(norm, SlidingStandardizer):
+        return {"kind": norm.kind, "window": norm.window}
+    return None if norm is None else norm.to_dict()
+
+
+def _normalizer_from(data: dict | None) -> FeatureNormalizer | SlidingStandardizer | None:
+    if data is None:
+        return None
+    if data.get("kind") == "sliding":
+        return SlidingStandardizer(int(data["window"]))
+    return FeatureNormalizer.from_dict(data)
 
 
 # --------------------------------------------------------------------------- probabilities
@@ -388,8 +403,10 @@ class OverlapEngine:
         with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
             chunk = chunk_patches(self.net, patches_per_second=1 / GRID_SECONDS, mode=self.mode)  # a patch per point
+            norm = self.detector.normalizer
             features = FeatureChunks(self._patch_probs, patch_frames=PATCH_FRAMES, step=PATCH_STEP,
-                                     chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads)
+                                     chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads,
+                                     context=getattr(norm, "context", 0))
             bands, loge, duration = segmenter._ina_features(
                 source, sr, Path(tmp), feed=lambda frames, _energy: features.feed(frames[:, : self.bands]))
             features.finish()
@@ -407,15 +424,20 @@ class OverlapEngine:
 
         return patchwise(self.model)
 
-    def _patch_probs(self, frames: np.ndarray) -> np.ndarray:
+    def _patch_probs(self, frames: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray:
         """Sigmoid probabilities ``[n, 2]`` of the patches (68 frames every 2) of INA's bands
-        ``frames`` ``[frames, bands]``, fixed-normalised; 0 for patches over digital silence."""
+        ``frames`` ``[frames, bands]``, normalised, after leaving out the ``lead`` and ``trail``
+        frames a sliding standardisation reads as context; 0 for patches over digital silence."""
         from speechmusic.segment.segmenter import normalised_patch_logits
 
         norm = self.detector.normalizer
-        logits, finite = normalised_patch_logits(
-            self.net, frames, mean=norm.mean.reshape(-1, 1), scale=norm.scale.reshape(-1, 1),
-            step=PATCH_STEP, mode=self.mode)
+        if isinstance(norm, SlidingStandardizer):
+            frames = norm.transform(frames.T).T[lead: len(frames) - trail]
+            mean = scale = None
+        else:
+            mean, scale = norm.mean.reshape(-1, 1), norm.scale.reshape(-1, 1)
+        logits, finite = normalised_patch_logits(self.net, frames, mean=mean, scale=scale,
+                                                 step=PATCH_STEP, mode=self.mode)
         p = torch.sigmoid(logits).numpy()
         p[~finite] = 0.0  # digital silence: neither speech nor music
         return p

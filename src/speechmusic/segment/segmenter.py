@@ -37,7 +37,7 @@ import torch
 
 from speechmusic.audio import DECODERS, iter_audio_blocks, libav_available
 from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
-from speechmusic.features import FeatureConfig, build_frontend
+from speechmusic.features import FeatureConfig, SlidingStandardizer, build_frontend
 from speechmusic.features.ina import PRE_EMPHASIS, InaBands
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
 from speechmusic.segment.chunked import FeatureChunks, PatchChunks
@@ -260,6 +260,10 @@ class _CheckpointEngine(_Engine):
         # Patches standardised one by one (INA's normalisation, kept by models fine-tuned from
         # its networks): evaluated patch by patch in both modes.
         self.per_patch = ckpt.per_patch
+        # Frames standardised by the window around them: the features of a block are normalised
+        # with ``context`` frames of its neighbours on each side (FeatureChunks hands them over).
+        self.sliding = SlidingStandardizer(ckpt.sliding_window) if ckpt.sliding_window else None
+        self.context = self.sliding.context if self.sliding is not None else 0
         self.net = patchwise(self.model)
         self.width = cfg.patch_frames
         self.step = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))
@@ -271,9 +275,14 @@ class _CheckpointEngine(_Engine):
         """Patches per chunk (:func:`chunk_patches`)."""
         return chunk_patches(self.net, patches_per_second=self.config.frame_rate / self.step, mode=self.mode)
 
-    def patch_probs(self, frames: np.ndarray) -> np.ndarray:
+    def patch_probs(self, frames: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray:
         """Probabilities ``[n, classes]`` of the patches starting every ``step`` frames of the
-        (unnormalised) features ``frames`` ``[frames, n_features]``, every one that fits."""
+        (unnormalised) features ``frames`` ``[frames, n_features]``, every one that fits, after
+        leaving out ``lead`` frames at the start and ``trail`` at the end: the context a sliding
+        standardisation reads (the file's own edges where there are fewer)."""
+        if self.sliding is not None:
+            frames = self.sliding.transform(frames.T).T
+        frames = frames[lead: len(frames) - trail]
         logits, finite = normalised_patch_logits(
             self.net, frames, mean=self.mean, scale=self.scale, step=self.step,
             mode="exact" if self.per_patch else self.mode, per_patch=self.per_patch)
@@ -393,7 +402,7 @@ class Segmenter:
                 engine = self.engine
                 features = FeatureChunks(engine.patch_probs, patch_frames=engine.width, step=engine.step,
                                          chunk_patches=engine.chunk_patches(), pool=pool,
-                                         max_pending=2 * self.threads)
+                                         max_pending=2 * self.threads, context=engine.context)
             report = None if progress is None else _AnalysedSeconds(progress, chunks)
             bands, loge, duration = self._ina_features(source, sr, Path(tmp),
                                                        feed=chunks.feed if chunks else None,

@@ -60,8 +60,9 @@ __all__ = [
 
 #: The input normalisers a run may name (``training.cv.make_normalizer``): per feature into
 #: [-1, 1] (the paper's), per feature into [0, 1], one mean and deviation for all features, and
-#: INA's standardisation of every patch on its own.
-NORMALIZERS = ("fit", "minmax", "standard", "per_patch")
+#: INA's standardisation of every patch on its own, and of every frame by the patch-long window
+#: centred on it (``sliding``: INA's, with exactly shared convolutions in the segmenter).
+NORMALIZERS = ("fit", "minmax", "standard", "per_patch", "sliding")
 
 
 @dataclass

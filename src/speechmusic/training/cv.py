@@ -39,7 +39,7 @@ from speechmusic.data.splits import Split, check_no_leak, make_folds
 from speechmusic.errors import AudioError, ConfigError
 from speechmusic.evaluation.metrics import aggregate_folds, evaluate_predictions
 from speechmusic.features import FeatureConfig, FeatureNormalizer, compute_features
-from speechmusic.features.normalize import PatchStandardizer
+from speechmusic.features.normalize import PatchStandardizer, SlidingStandardizer
 from speechmusic.progress import progress
 from speechmusic.training.cache import FeatureCache, FeatureRef, checked_features
 from speechmusic.training.config import NORMALIZERS, ProtocolConfig, TrainConfig
@@ -221,12 +221,13 @@ def fit_standard(features: Iterable[np.ndarray]) -> FeatureNormalizer:
 
 
 def make_normalizer(normalizer: str | FeatureNormalizer | None,
-                    training_features: Callable[[], Iterable[np.ndarray]]) -> Any:
+                    training_features: Callable[[], Iterable[np.ndarray]], *, window: int = 68) -> Any:
     """The normaliser a name asks for, fitted on ``training_features()`` (the training clips'
     ``[n_features, frames]`` matrices) where it needs fitting: ``"fit"`` (per feature, zero mean,
     into [-1, 1]), ``"minmax"`` (:func:`fit_minmax`), ``"standard"`` (:func:`fit_standard`),
-    ``"per_patch"`` (a :class:`PatchStandardizer`, INA's); a normaliser object (or ``None``) is
-    returned as it is."""
+    ``"per_patch"`` (a :class:`PatchStandardizer`, INA's), ``"sliding"`` (a
+    :class:`SlidingStandardizer` over ``window`` frames, the model's patch length); a normaliser
+    object (or ``None``) is returned as it is."""
     if normalizer == "fit":
         return FeatureNormalizer().fit(training_features())
     if normalizer == "minmax":
@@ -235,6 +236,8 @@ def make_normalizer(normalizer: str | FeatureNormalizer | None,
         return fit_standard(training_features())
     if normalizer == "per_patch":
         return PatchStandardizer()
+    if normalizer == "sliding":
+        return SlidingStandardizer(window)
     if isinstance(normalizer, str):
         raise ConfigError(f"normalizer must be one of {list(NORMALIZERS)}, a FeatureNormalizer or "
                           f"None, got {normalizer!r}")
@@ -491,7 +494,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
     if not train_idx:
         raise ConfigError(f"{name} fold {split.fold}: no usable training clips")
     # Fitted on the training split only.
-    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx))
+    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx),
+                           window=feature_config.patch_frames)
     pad = protocol.short_clips == "pad"
     common = dict(refs=refs, clip_y=clip_y, balance_keys=balance_keys, short=short,
                   feature_config=feature_config, normalizer=norm, pad=pad)
@@ -554,8 +558,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
         labels=np.array(labels, dtype=str)))
     extra = {"experiment": name, "fold": split.fold, "seed": seed, "best_epoch": result.best_epoch,
              **checkpoint_extra}
-    if isinstance(norm, PatchStandardizer):  # stored as INA's imported checkpoints store it
-        norm, extra = None, {**extra, "input_normalization": norm.kind}
+    if isinstance(norm, (PatchStandardizer, SlidingStandardizer)):  # nothing fitted to store
+        norm, extra = None, {**extra, **norm.checkpoint_extra()}
     _save_model(fold_dir / "model.pt", model, labels=labels, feature_config=feature_config,
                 normalizer=norm, extra=extra)
     metrics.update({

@@ -51,7 +51,12 @@ from torch import nn
 from speechmusic.data.files import atomic_write, atomic_write_json, atomic_write_text
 from speechmusic.data.splits import make_folds
 from speechmusic.errors import ConfigError, WeightsUnavailableError
-from speechmusic.features import FeatureConfig, FeatureNormalizer, PatchStandardizer
+from speechmusic.features import (
+    FeatureConfig,
+    FeatureNormalizer,
+    PatchStandardizer,
+    SlidingStandardizer,
+)
 from speechmusic.training.cache import FeatureCache, default_cache_dir
 from speechmusic.training.calibration import calibrate_folds
 from speechmusic.training.config import RunConfig, config_to_yaml, expand_experiments
@@ -108,12 +113,17 @@ class Initialisation:
     per_patch: bool
     #: The segmenter's switch penalty the network was published with (INA's sm 150, smn 80).
     viterbi_arg: float | None = None
+    #: A checkpoint trained with sliding standardisation: its window (frames).
+    sliding_window: int | None = None
 
-    def training_normalizer(self) -> str | FeatureNormalizer:
+    def training_normalizer(self) -> str | FeatureNormalizer | SlidingStandardizer:
         """What patch sets normalise with (``cross_validate``'s ``normalizer``): the checkpoint's
-        normaliser, ``per_patch`` standardisation, or (neither) one fitted on the training clips."""
+        normaliser, ``per_patch`` or ``sliding`` standardisation, or (none of these) one fitted
+        on the training clips."""
         if self.normalizer is not None:
             return self.normalizer
+        if self.sliding_window is not None:
+            return SlidingStandardizer(self.sliding_window)
         return "per_patch" if self.per_patch else "fit"
 
 
@@ -151,8 +161,12 @@ def resolve_init(spec: str, *, classes: Sequence[str] = ()) -> Initialisation:
     return Initialisation(spec=spec, path=Path(path), arch=ckpt.model.arch,
                           params=dict(ckpt.model.params), labels=list(ckpt.labels),
                           feature_config=ckpt.feature_config, normalizer=ckpt.fitted_normalizer,
-                          per_patch=ckpt.per_patch,
-                          viterbi_arg=ckpt.extra.get("viterbi_arg"))
+                          per_patch=ckpt.per_patch, viterbi_arg=ckpt.extra.get("viterbi_arg"),
+                          # INA's published networks train on their per-patch standardisation in
+                          # its frame-by-frame form: as gain-free, and the segmenter then shares
+                          # the convolutions exactly (``normalizer: per_patch`` keeps theirs).
+                          sliding_window=(ckpt.feature_config.patch_frames if spec.startswith("ina:")
+                                          else ckpt.sliding_window))
 
 
 def _init_factory(init: Initialisation, *, strategy: str,
@@ -302,7 +316,7 @@ def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig
         train_idx, val_idx = [usable[i] for i in split.train], [usable[i] for i in split.test]
     else:
         train_idx, val_idx = usable, []
-    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx))
+    norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx), window=pf)
 
     def patches(idx: list[int], limit: int | None) -> PatchSet:
         return PatchSet([refs[i] for i in idx], clip_y[idx], patch_frames=pf, hop=fc.hop,
@@ -544,13 +558,16 @@ class _Plan:
 
     @classmethod
     def of(cls, recipe: Recipe, classes: Sequence[str] = ()) -> _Plan:
+        named: str | SlidingStandardizer = recipe.normalizer
+        if recipe.sliding_window is not None:
+            named = SlidingStandardizer(recipe.sliding_window)
         if not recipe.init:
             return cls(fc=recipe.feature_config(), features_name=recipe.features_name,
                        arch=recipe.model, params=dict(recipe.model_params),
-                       normalizer="fit" if recipe.normalizer == "auto" else recipe.normalizer,
+                       normalizer="fit" if named == "auto" else named,
                        factory=None, init=None)
         init = resolve_init(recipe.init, classes=classes)
-        normalizer = init.training_normalizer() if recipe.normalizer == "auto" else recipe.normalizer
+        normalizer = init.training_normalizer() if named == "auto" else named
         return cls(fc=init.feature_config, features_name=f"{init.arch}-input", arch=init.arch,
                    params=init.params, normalizer=normalizer,
                    factory=_init_factory(init, strategy=recipe.trainable,
@@ -727,7 +744,8 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
             (earlier or {}).get("status") == "done":
         ckpt = load_checkpoint(model_path)
         say(f"final model: trained earlier with the same settings, kept ({ENGINE_FILE})")
-        kept = {**ckpt.extra, **{k: v for k, v in extra.items() if k != "input_normalization"}}
+        kept = {**ckpt.extra, **{k: v for k, v in extra.items()
+                                 if k not in ("input_normalization", "sliding_window")}}
         if abs(ckpt.temperature - temperature) > 1e-12 or kept != ckpt.extra:
             # more folds since: a new temperature and estimate, the same weights
             save_checkpoint(model_path, model=ckpt.model, labels=ckpt.labels,
@@ -749,8 +767,8 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         final["settings"] = final_settings
         if epochs_why:
             final["epochs_from_cv"] = epochs_why
-        if isinstance(norm, PatchStandardizer):  # stored as INA's imported checkpoints store it
-            norm, extra = None, {**extra, "input_normalization": norm.kind}
+        if isinstance(norm, (PatchStandardizer, SlidingStandardizer)):  # nothing fitted to store
+            norm, extra = None, {**extra, **norm.checkpoint_extra()}
         save_checkpoint(model_path, model=model, labels=labels, feature_config=plan.fc,
                         normalizer=norm, extra=extra, temperature=temperature)
     final["temperature"] = temperature
@@ -809,7 +827,12 @@ def describe_recipe(recipe: Recipe, *, arch: str, features: str,
     if p.max_patches_per_clip:
         bits.append(f"{p.max_patches_per_clip} training patches per clip")
     if recipe.normalizer != "auto":
-        bits.append(f"normalizer {recipe.normalizer}")
+        bits.append(f"normalizer {recipe.normalizer}"
+                    + (f" over {recipe.sliding_window} frames" if recipe.sliding_window else ""))
+    elif init is not None:  # what the start imposes
+        resolved = init.training_normalizer()
+        kind = resolved if isinstance(resolved, str) else getattr(resolved, "kind", "the checkpoint's")
+        bits.append(f"normalizer {kind} (auto)")
     if t.gain_jitter_db:
         bits.append(f"gain jitter {t.gain_jitter_db:g} dB")
     return "; ".join(bits)

@@ -106,9 +106,10 @@ def gain_direction(feature_config: Any, normalizer: Any) -> np.ndarray:
     if not (kind == "ina_bands" or (kind == "logmel" and not getattr(feature_config, "top_db", None))):
         raise ConfigError("gain_jitter_db works on log-mel features without top_db or INA's bands, got "
                           f"{getattr(feature_config, 'kind', feature_config)!r}")
-    if getattr(normalizer, "kind", None) == "per_patch":
-        raise ConfigError("gain_jitter_db does nothing with per-patch standardisation (it removes "
-                          "the gain); use a fitted normaliser (normalizer: standard or fit)")
+    if getattr(normalizer, "kind", None) in ("per_patch", "sliding"):
+        how = "per-patch" if normalizer.kind == "per_patch" else normalizer.kind
+        raise ConfigError(f"gain_jitter_db does nothing with {how} standardisation (it removes the "
+                          "gain); use a fitted normaliser (normalizer: standard or fit)")
     per_db = math.log(10.0) / 10.0 if kind == "ina_bands" else 1.0
     n = feature_config.n_features
     if normalizer is not None and getattr(normalizer, "fitted", False):

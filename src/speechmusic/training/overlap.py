@@ -97,14 +97,16 @@ class OverlapTrainConfig:
     #: ``per_patch``: each patch standardised on its own, as INA's networks were trained;
     #: ``standard``: one mean and standard deviation of the training patches for every patch
     #: (:func:`speechmusic.training.cv.fit_standard`), so that the engine shares convolutions
-    #: between neighbouring patches exactly.
+    #: between neighbouring patches exactly; ``sliding``: each frame standardised by the 68
+    #: frames around it (:class:`~speechmusic.features.SlidingStandardizer`): INA's
+    #: standardisation, gain-free as it is, with exactly shared convolutions too.
     normalizer: str = "per_patch"
 
     def __post_init__(self) -> None:
         if isinstance(self.mix, Mapping):
             self.mix = MixConfig.from_dict(self.mix)
-        if self.normalizer not in ("per_patch", "standard"):
-            raise ConfigError(f"normalizer must be 'per_patch' or 'standard', got {self.normalizer!r}")
+        if self.normalizer not in ("per_patch", "standard", "sliding"):
+            raise ConfigError(f"normalizer must be 'per_patch', 'standard' or 'sliding', got {self.normalizer!r}")
         for s in self.strategies:
             if s not in STRATEGIES:
                 raise ConfigError(f"unknown strategy {s!r}; choose among {STRATEGIES}")
@@ -171,10 +173,12 @@ class PatchPool:
 
 
 def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: int, seed: int,
-                standardize: bool = True) -> PatchPool:
+                normalizer: str = "per_patch") -> PatchPool:
     """Examples ``start .. start+count-1`` of ``mixer``, ``patches_per_example`` random patches
-    of each (patches with a non-finite value left out), each standardised on its own unless
-    ``standardize`` is False (then as the bands are)."""
+    of each (patches with a non-finite value left out), each standardised on its own
+    (``per_patch``), cut from the example's bands standardised frame by frame (``sliding``) or
+    as the bands are (``standard``: the caller fits and applies the normalisation)."""
+    from speechmusic.features import SlidingStandardizer
     from speechmusic.models.ina import standardize_patches
 
     rng = np.random.default_rng([seed, start])
@@ -182,6 +186,8 @@ def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: in
     for i in range(start, start + count):
         ex = mixer[i]
         bands = ina_bands(ex.audio)
+        if normalizer == "sliding":
+            bands = SlidingStandardizer(68).transform(bands)
         n = (bands.shape[1] - 68) // 2 + 1
         if n <= 0:
             continue
@@ -189,7 +195,7 @@ def render_pool(mixer: Mixer, *, start: int, count: int, patches_per_example: in
         patches = np.stack([bands[:, s: s + 68] for s in pick])
         ok = np.isfinite(patches).all(axis=(1, 2))
         patches = patches[ok].astype(np.float32)
-        if standardize:
+        if normalizer == "per_patch":
             patches = standardize_patches(patches).astype(np.float32)
         ok2 = np.isfinite(patches).all(axis=(1, 2))
         patches = patches[ok2]
@@ -414,11 +420,10 @@ def _pools(config: OverlapTrainConfig, out: Path, train_mixer: Mixer, val_mixer:
         log(f"pool: read from {cache}")
         return (PatchPool(z["xtr"], z["ytr"], list(z["ktr"])), PatchPool(z["xva"], z["yva"], list(z["kva"])))
     t0 = time.perf_counter()
-    each = config.normalizer == "per_patch"
-    train = render_pool(train_mixer, start=0, count=config.train_examples,
-                        patches_per_example=config.patches_per_example, seed=config.seed, standardize=each)
-    val = render_pool(val_mixer, start=0, count=config.val_examples,
-                      patches_per_example=config.patches_per_example, seed=config.seed + 1, standardize=each)
+    train = render_pool(train_mixer, start=0, count=config.train_examples, normalizer=config.normalizer,
+                        patches_per_example=config.patches_per_example, seed=config.seed)
+    val = render_pool(val_mixer, start=0, count=config.val_examples, normalizer=config.normalizer,
+                      patches_per_example=config.patches_per_example, seed=config.seed + 1)
     log(f"pool: {len(train)} training and {len(val)} validation patches in {time.perf_counter() - t0:.0f} s")
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.npz")
     np.savez(tmp, xtr=train.x, ytr=train.y, ktr=np.array(train.kinds), xva=val.x, yva=val.y, kva=np.array(val.kinds))
@@ -440,6 +445,10 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
         train = PatchPool(normalizer.transform(train.x), train.y, train.kinds)
         val = PatchPool(normalizer.transform(val.x), val.y, val.kinds)
         log(f"normalisation: (x - {normalizer.mean[0]:.3f}) / {normalizer.scale[0]:.3f} for every patch")
+    elif config.normalizer == "sliding":
+        from speechmusic.features import SlidingStandardizer
+
+        normalizer = SlidingStandardizer(68)
     rows, models = [], {}
     for source in config.sources:
         for strategy in config.strategies:

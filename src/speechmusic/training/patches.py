@@ -45,6 +45,8 @@ class PatchSet:
         clip_labels: class index per clip ``[n_clips]``.
         patch_frames, hop: patch length and step in frames (``FeatureConfig.patch_frames``, ``.hop``).
         normalizer: applied to every batch (fitted on training data only); ``None``: raw features.
+            One marked ``per_clip`` (:class:`~speechmusic.features.SlidingStandardizer`) is
+            applied to each clip's whole features instead, before patches are cut.
         max_patches_per_clip: keep at most this many patches per clip (evenly spaced).
         pad: clips shorter than one patch give one edge-padded patch instead of none.
         clip_keys: balancing key per clip (default: the label); see :meth:`balanced`.
@@ -66,6 +68,7 @@ class PatchSet:
         self.patch_frames = int(patch_frames)
         self.hop = int(hop)
         self.normalizer = normalizer
+        self._per_clip = bool(getattr(normalizer, "per_clip", False))
         self.clip_labels = np.asarray(clip_labels, dtype=np.int64)
         self.clip_keys = list(clip_keys) if clip_keys is not None else [int(v) for v in self.clip_labels]
         if len(self.clip_keys) != len(refs):
@@ -141,7 +144,7 @@ class PatchSet:
     def _array(self, clip: int) -> np.ndarray:
         arr = self._maps.get(clip)
         if arr is None:
-            arr = self.refs[clip].load()
+            arr = self._clip_features(clip, mmap=True)
             self._maps[clip] = arr
             if len(self._maps) > _OPEN_MAPS:
                 self._maps.popitem(last=False)
@@ -149,13 +152,17 @@ class PatchSet:
             self._maps.move_to_end(clip)
         return arr
 
+    def _clip_features(self, clip: int, *, mmap: bool) -> np.ndarray:
+        arr = self.refs[clip].load(mmap=mmap)
+        return self.normalizer.transform(arr) if self._per_clip else np.asarray(arr)
+
     def _gather(self, indices: np.ndarray) -> np.ndarray:
         out = np.empty((len(indices), self.n_features, self.patch_frames), dtype=np.float32)
         t = self.patch_frames
         for row, i in enumerate(indices):
             s = int(self.patch_start[i])
             out[row] = self._array(int(self.patch_clip[i]))[:, s:s + t]
-        if self.normalizer is not None:
+        if self.normalizer is not None and not self._per_clip:
             out = self.normalizer.transform(out)
         return out
 
@@ -173,11 +180,11 @@ class PatchSet:
         t = self.patch_frames
         bounds = np.flatnonzero(np.diff(self.patch_clip[order])) + 1
         for group in np.split(order, bounds) if len(order) else []:
-            arr = np.asarray(self.refs[int(self.patch_clip[group[0]])].load(mmap=False))
+            arr = self._clip_features(int(self.patch_clip[group[0]]), mmap=False)
             for i in group:
                 s = int(self.patch_start[i])
                 out[i] = arr[:, s:s + t]
-        if self.normalizer is not None:
+        if self.normalizer is not None and not self._per_clip:
             for lo in range(0, len(out), 4096):  # in place, in slices: no second full copy
                 out[lo:lo + 4096] = self.normalizer.transform(out[lo:lo + 4096])
         self._memory = out

@@ -80,12 +80,17 @@ class Recipe:
     ``none`` leaves the probabilities as trained. ``seed``: weights, shuffling, dropout.
 
     ``normalizer``: how input patches are normalised. ``auto``: what the initialisation imposes
-    (INA's networks standardise every patch on its own; a checkpoint brings its normaliser),
-    else ``fit`` (per feature, zero mean, into [-1, 1], fitted on the training clips: the
+    (INA's published networks: ``sliding``, their own standardisation in its frame-by-frame form;
+    a checkpoint brings its normaliser), else ``fit`` (per feature, zero mean, into [-1, 1], fitted on the training clips: the
     paper's). ``standard``: one mean and one standard deviation over all features, fitted on the
     training clips: INA's standardisation made fixed, so that the segmenter shares the
     convolutions of neighbouring patches exactly (several times faster for an INA network,
-    ``bench/segment_engines.py``). ``fit`` or ``minmax`` may also be named.
+    ``bench/segment_engines.py``). ``sliding``: every frame standardised by the mean and
+    deviation of the patch-long window centred on it, over the whole clip: INA's
+    standardisation (gain-free) made independent of the patch, so that the segmenter shares the
+    convolutions exactly too; ``sliding_window`` sets another window (frames; a longer one
+    keeps more of each patch's level relative to its surroundings, still without the
+    recording's gain). ``fit``, ``minmax`` or ``per_patch`` may also be named.
     """
 
     model: str = "vgg"
@@ -94,6 +99,7 @@ class Recipe:
     init: str | None = None
     trainable: str = "full"
     normalizer: str = "auto"
+    sliding_window: int | None = None
     head_units: int | None = 128
     final: str = "cv_epochs"
     final_val_fraction: float = 0.1
@@ -111,6 +117,9 @@ class Recipe:
                               "(e.g. init: ina:sm or init: PATH/model.pt)")
         if self.normalizer not in _NORMALIZERS:
             raise ConfigError(f"normalizer must be one of {list(_NORMALIZERS)}, got {self.normalizer!r}")
+        if self.sliding_window is not None and (self.normalizer != "sliding" or int(self.sliding_window) < 2):
+            raise ConfigError(f"sliding_window ({self.sliding_window}) needs normalizer: sliding and at "
+                              "least 2 frames")
         if self.final not in FINAL_STRATEGIES:
             raise ConfigError(f"final must be one of {list(FINAL_STRATEGIES)}, got {self.final!r}")
         if not 0 < self.final_val_fraction < 0.5:
@@ -183,12 +192,15 @@ def _from_scratch(base: dict[str, Any], over: dict[str, Any] | set[str]) -> None
     """A layer (a recipe on its base, ``--set`` on the recipe) that names a ``model`` or
     ``features`` and no ``init`` means that network on that input, trained from scratch: the
     base's pretrained start (which would impose its own network and input) is dropped, with its
-    ``trainable`` unless the layer sets one."""
+    ``trainable`` and its normalisation of that input unless the layer sets them."""
     keys = set(over)
     if base.get("init") and keys & {"model", "model_params", "features"} and "init" not in keys:
         base["init"] = None
         if "trainable" not in keys:
             base["trainable"] = "full"
+        if "normalizer" not in keys:
+            base.pop("normalizer", None)
+            base.pop("sliding_window", None)
 
 
 def _recipe_path(recipe: str | os.PathLike, *, relative_to: Path | None = None) -> Path:

@@ -34,7 +34,13 @@ from torch import nn
 
 from speechmusic.audio import check_finite, load_audio
 from speechmusic.errors import AudioTooShortError, ConfigError, EmptyAudioError, ModelError
-from speechmusic.features import FeatureConfig, build_frontend, compute_features, make_patches
+from speechmusic.features import (
+    FeatureConfig,
+    SlidingStandardizer,
+    build_frontend,
+    compute_features,
+    make_patches,
+)
 from speechmusic.models import Checkpoint, InaNet, load_checkpoint
 
 __all__ = [
@@ -131,7 +137,7 @@ class CheckpointEmbedder(Embedder):
 
     Features are the checkpoint's :class:`~speechmusic.features.FeatureConfig` and normaliser
     (checkpoints of INA's published networks, marked ``input_normalization: per_patch``, get
-    per-patch standardisation instead). Patches of ``patch_frames`` are centred every
+    per-patch standardisation instead; those trained with ``sliding``, the frame-by-frame form). Patches of ``patch_frames`` are centred every
     ``hop_frames`` feature frames (default: the config's patch hop); the feature matrix is padded
     by repeating its edge frames so that the first patch is centred on the first frame.
 
@@ -165,6 +171,7 @@ class CheckpointEmbedder(Embedder):
         self.config: FeatureConfig = ckpt.feature_config
         self.normalizer = ckpt.fitted_normalizer
         self.per_patch = ckpt.per_patch
+        self.sliding = SlidingStandardizer(ckpt.sliding_window) if ckpt.sliding_window else None
         self.hop_frames = int(hop_frames) if hop_frames is not None else self.config.hop
         if self.hop_frames <= 0:
             raise ConfigError(f"hop_frames must be positive, got {hop_frames}")
@@ -196,6 +203,8 @@ class CheckpointEmbedder(Embedder):
         if feats.shape[-1] == 0:
             raise AudioTooShortError(None, f"{audio.size} samples give no feature frame at "
                                            f"{self.sample_rate} Hz")
+        if self.sliding is not None:  # statistics over the finite values, as in training
+            feats = self.sliding.transform(feats)
         if not np.isfinite(feats).all():
             # Digital silence gives -inf log energies: use the quietest finite value instead.
             ok = np.isfinite(feats)
