@@ -49,6 +49,25 @@ def test_shipped_weights_load_and_are_small():
     assert det.model.n_classes == 2 and det.n_bands == 21
 
 
+def test_the_fast_detector_ships_too_and_shares_its_convolutions():
+    """``overlap-fast``: small weights, frames standardised by the window around them, so fast
+    mode recomputes nothing and decides as the exact path; it hears the generated programme's
+    speech and music."""
+    from speechmusic.features import SlidingStandardizer
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS
+
+    assert SHIPPED_WEIGHTS["overlap-fast"].stat().st_size <= 5 * 2**20
+    det = OverlapDetector.load(SHIPPED_WEIGHTS["overlap-fast"])
+    assert isinstance(det.normalizer, SlidingStandardizer) and det.normalizer.window == 68
+    fast = Segmenter("overlap-fast", threads=2).analyse(_programme(), sr=RATE)
+    exact = Segmenter("overlap-fast", mode="exact", threads=1).analyse(_programme(), sr=RATE)
+    assert fast.n_exact == 0
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-5)
+    np.testing.assert_array_equal(fast.decisions, exact.decisions)
+    assert fast.tiers["speech"] and fast.tiers["music"]
+    assert Segmenter("overlap-fast").engine.name == "overlap-fast"
+
+
 @pytest.fixture(scope="module")
 def analyses():
     """The shared evaluation (``margin=0.1``; the default, 1, evaluates every patch exactly)
@@ -147,13 +166,14 @@ def test_mirex_and_textgrid_score_as_written(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_writes_tiers(tmp_path, write_wav):
+@pytest.mark.parametrize("engine", ["overlap", "overlap-fast"])
+def test_cli_writes_tiers(tmp_path, write_wav, engine):
     from speechmusic.cli import main
 
     wav = write_wav("prog.wav", _programme(), RATE)
     out = tmp_path / "out"
     for fmt in ("textgrid", "mirex", "csv"):
-        assert main(["segment", str(wav), "-o", str(out), "--engine", "overlap", "--format", fmt,
+        assert main(["segment", str(wav), "-o", str(out), "--engine", engine, "--format", fmt,
                      "--frame-probs"]) == 0
     text = (out / "prog.TextGrid").read_text()
     assert 'name = "speech"' in text and 'name = "music"' in text

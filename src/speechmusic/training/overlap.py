@@ -1,6 +1,7 @@
 """Training the speech-over-music detector (``segment/overlap.py``) from mixes of real recordings.
 
     python -m speechmusic.training.overlap experiments/overlap.yaml -o runs/overlap [--ship]
+    python -m speechmusic.training.overlap experiments/overlap-fast.yaml -o runs/overlap-fast --ship overlap-fast
 
 1. Sources from ``../shared/data`` (:func:`speechmusic.data.mixing.collect_sources`; with
    ``redistributable_only`` no non-commercial clip), split by group into train / val / test.
@@ -18,7 +19,8 @@
    validation *programmes* (long files with transitions: :func:`render_programme`), segment F of
    each class with :mod:`speechmusic.evaluation.detection`, and is written as an
    :class:`~speechmusic.segment.overlap.OverlapDetector` (``detector.overlap.pt``; with
-   ``--ship`` also into the package, ``segment/weights/overlap.pt``).
+   ``--ship`` also into the package, ``segment/weights/overlap.pt``; ``--ship overlap-fast``
+   into ``overlap-fast.pt``, the engine of that name).
 
 ``OUT/transfer.json`` and ``OUT/transfer.md`` hold the table (validation and test patch F1 per
 source and strategy, training time). Every random draw comes from the config's seeds (mixing,
@@ -378,7 +380,7 @@ def tune_smoothing(detector, programmes: list[tuple[np.ndarray, list[Segment]]],
 
 
 # --------------------------------------------------------------------------- the whole run
-def train_detector(config: OverlapTrainConfig, out: str | os.PathLike, *, ship: bool = False,
+def train_detector(config: OverlapTrainConfig, out: str | os.PathLike, *, ship: bool | str = False,
                    log=print) -> dict[str, Any]:
     """Everything in the module docstring; returns the summary written to ``OUT/transfer.json``."""
 
@@ -431,8 +433,8 @@ def _pools(config: OverlapTrainConfig, out: Path, train_mixer: Mixer, val_mixer:
     return train, val
 
 
-def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, log) -> dict[str, Any]:
-    from speechmusic.segment.overlap import WEIGHTS_PATH, OverlapDetector
+def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | str, log) -> dict[str, Any]:
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, OverlapDetector
 
     train_mixer = Mixer(splits["train"], config=config.mix, seed=config.seed)
     val_mixer = Mixer(splits["val"], config=config.mix, seed=config.seed + 1)
@@ -485,8 +487,9 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool, l
     summary = {"table": rows, "best": best, "smoothing": tuned, "detector": str(path),
                "patches": {"train": len(train), "val": len(val)}}
     if ship:
-        detector.save(WEIGHTS_PATH)
-        summary["shipped"] = str(WEIGHTS_PATH)
+        target = SHIPPED_WEIGHTS["overlap" if ship is True else ship]
+        detector.save(target)
+        summary["shipped"] = str(target)
     (out / "transfer.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     (out / "transfer.md").write_text(table_markdown(rows), encoding="utf-8")
     return summary
@@ -507,11 +510,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="YAML config (experiments/overlap.yaml)")
     parser.add_argument("-o", "--out", required=True, help="output folder")
-    parser.add_argument("--ship", action="store_true",
-                        help="also write the detector into the package (segment/weights/overlap.pt)")
+    parser.add_argument("--ship", nargs="?", const="overlap", default=None, metavar="ENGINE",
+                        choices=["overlap", "overlap-fast"],
+                        help="also write the detector into the package as that engine's weights "
+                             "(default overlap: segment/weights/overlap.pt; overlap-fast: overlap-fast.pt)")
     args = parser.parse_args(argv)
     config = OverlapTrainConfig.from_yaml(args.config)
-    train_detector(config, args.out, ship=args.ship, log=lambda m: print(m, flush=True))
+    train_detector(config, args.out, ship=args.ship or False, log=lambda m: print(m, flush=True))
     return 0
 
 
