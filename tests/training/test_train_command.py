@@ -313,7 +313,7 @@ def test_init_from_an_earlier_engine_with_frozen_layers(trained, by_subfolder, s
 
 @pytest.mark.slow
 @pytest.mark.parametrize("normalizer", ["auto", "per_patch", "standard"])
-def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer):
+def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer, capsys):
     from speechmusic.errors import WeightsUnavailableError
     from speechmusic.models import ina_checkpoint_path, load_checkpoint
 
@@ -347,6 +347,17 @@ def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer):
 
         line = describe_recipe(load_recipe("default"), arch="ina", features="ina-input", init=resolve_init("ina:sm"))
         assert "normalizer sliding (auto)" in line
+        # A folder trained when 'auto' meant per-patch standardisation is not resumed as this one.
+        record = json.loads((out / "train.json").read_text())
+        assert record["settings"].pop("input_normalization") == "sliding over 68 frames"
+        (out / "train.json").write_text(json.dumps(record))
+        capsys.readouterr()
+        assert main(["train", str(tmp_path / "data"), "-o", str(out), "--cache-dir", str(shared_cache),
+                     "--set", "init=ina:sm", "--set", "trainable=intermediate",
+                     "--set", "training.max_epochs=1", "--set", "training.num_threads=1",
+                     "--set", "protocol.test_fraction=0.25", "--set", "protocol.val_fraction=0.25",
+                     "--set", "normalizer=auto", "--folds", "2", "-q"]) == 2
+        assert "input_normalization" in capsys.readouterr().err
         fold = load_checkpoint(next((out / "cv").rglob("fold_*/model.pt")))
         assert fold.sliding_window == 68
     else:  # one mean and deviation, fitted on the clips: the segmenter shares convolutions

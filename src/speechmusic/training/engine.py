@@ -667,6 +667,10 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
                                               "sha": _file_digest(plan.init.path)}
     settings = {"recipe": recipe.settings(), "classes": labels, "data": _digest(manifest_csv),
                 "init": init_id}
+    if recipe.normalizer == "auto" and isinstance(plan.normalizer, SlidingStandardizer):
+        # 'auto' meant per-patch standardisation for INA's networks before 2026-12-03: a folder
+        # trained then is another engine, not one to resume.
+        settings["input_normalization"] = f"sliding over {plan.normalizer.window} frames"
     earlier = _check_resume(out, settings)
     for line in describe_data(data):
         say(line)
