@@ -347,6 +347,9 @@ def test_init_from_inas_published_network(tmp_path, shared_cache, normalizer, ca
 
         line = describe_recipe(load_recipe("default"), arch="ina", features="ina-input", init=resolve_init("ina:sm"))
         assert "normalizer sliding (auto)" in line
+        words = "sliding: each frame standardised over the 68 frames around it"
+        assert json.loads((out / "train.json").read_text())["model"]["input_normalization"] == words
+        assert words in (out / "report.md").read_text()
         # A folder trained when 'auto' meant per-patch standardisation is not resumed as this one.
         record = json.loads((out / "train.json").read_text())
         assert record["settings"].pop("input_normalization") == "sliding over 68 frames"

@@ -407,6 +407,20 @@ def _figures_of(blocks: list[Any]) -> list[Any]:
     return found
 
 
+def _normalization_text(normalizer: Any, patch_frames: int) -> str:
+    """How the engine's input is normalised, in words (``train.json`` and the report)."""
+    if isinstance(normalizer, str):
+        normalizer = {"sliding": SlidingStandardizer(patch_frames)}.get(normalizer, normalizer)
+    if isinstance(normalizer, SlidingStandardizer):
+        return f"sliding: each frame standardised over the {normalizer.window} frames around it"
+    if isinstance(normalizer, FeatureNormalizer):
+        return "the initial checkpoint's fitted normaliser"
+    return {"fit": "per feature, fitted on the clips (the paper's)",
+            "minmax": "per feature into [0, 1], fitted on the clips",
+            "standard": "one mean and deviation for every patch, fitted on the clips",
+            "per_patch": "each patch standardised on its own (INA's)"}.get(str(normalizer), str(normalizer))
+
+
 def _summary_text(out: Path, record: dict[str, Any]) -> str:
     model = record["model"]
     text = (f"Engine `{ENGINE_FILE}`: {model['arch']} on {model['features']} "
@@ -414,6 +428,8 @@ def _summary_text(out: Path, record: dict[str, Any]) -> str:
             f"`{record['recipe']['name']}`")
     if model.get("init"):
         text += f", initialised from `{model['init']}` (trainable: {model['trainable']})"
+    if model.get("input_normalization"):
+        text += f"; input normalisation: {model['input_normalization']}"
     if record.get("segmenter"):
         return text + f". Note: {record['segmenter']}."
     return text + f". Use it with `speechmusic segment RECORDING -o OUTDIR --engine {out}`."
@@ -694,7 +710,8 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         "model": {"file": ENGINE_FILE, "arch": plan.arch, "features": plan.features_name,
                   "feature_kind": plan.fc.kind, "feature_config": plan.fc.to_dict(),
                   "init": plan.init.spec if plan.init else None,
-                  "trainable": recipe.trainable if plan.init else None},
+                  "trainable": recipe.trainable if plan.init else None,
+                  "input_normalization": _normalization_text(plan.normalizer, plan.fc.patch_frames)},
     }
     if earlier is not None:
         record["previous_runs"] = (earlier.get("previous_runs") or []) + [
