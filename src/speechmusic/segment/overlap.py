@@ -437,13 +437,10 @@ class OverlapEngine:
         from speechmusic.segment.segmenter import normalised_patch_logits
 
         norm = self.detector.normalizer
-        if isinstance(norm, SlidingStandardizer):
-            frames = norm.transform(frames.T).T[lead: len(frames) - trail]
-            mean = scale = None
-        else:
-            mean, scale = norm.mean.reshape(-1, 1), norm.scale.reshape(-1, 1)
-        logits, finite = normalised_patch_logits(self.net, frames, mean=mean, scale=scale,
-                                                 step=PATCH_STEP, mode=self.mode)
+        sliding = norm if isinstance(norm, SlidingStandardizer) else None
+        mean, scale = (None, None) if sliding else (norm.mean.reshape(-1, 1), norm.scale.reshape(-1, 1))
+        logits, finite = normalised_patch_logits(self.net, frames, mean=mean, scale=scale, step=PATCH_STEP,
+                                                 mode=self.mode, sliding=sliding, lead=lead, trail=trail)
         p = torch.sigmoid(logits).numpy()
         p[~finite] = 0.0  # digital silence: neither speech nor music
         return p

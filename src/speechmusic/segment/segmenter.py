@@ -280,12 +280,10 @@ class _CheckpointEngine(_Engine):
         (unnormalised) features ``frames`` ``[frames, n_features]``, every one that fits, after
         leaving out ``lead`` frames at the start and ``trail`` at the end: the context a sliding
         standardisation reads (the file's own edges where there are fewer)."""
-        if self.sliding is not None:
-            frames = self.sliding.transform(frames.T).T
-        frames = frames[lead: len(frames) - trail]
         logits, finite = normalised_patch_logits(
             self.net, frames, mean=self.mean, scale=self.scale, step=self.step,
-            mode="exact" if self.per_patch else self.mode, per_patch=self.per_patch)
+            mode="exact" if self.per_patch else self.mode, per_patch=self.per_patch,
+            sliding=self.sliding, lead=lead, trail=trail)
         probs = torch.softmax(logits / self.temperature, dim=-1).numpy()
         # A patch over digital silence (INA's bands are -inf there): no evidence either way,
         # 1 / classes (the original's 0.5).
@@ -739,15 +737,21 @@ def chunk_patches(net, *, patches_per_second: float, mode: str) -> int:
 
 
 def normalised_patch_logits(net, frames: np.ndarray, *, mean: np.ndarray | None, scale: np.ndarray | None,
-                            step: int, mode: str, per_patch: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+                            step: int, mode: str, per_patch: bool = False,
+                            sliding: SlidingStandardizer | None = None, lead: int = 0,
+                            trail: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """Logits ``[n, outputs]`` of the patches starting every ``step`` frames of the features
     ``frames`` ``[frames, n_features]`` (every one that fits), normalised by ``(x - mean) / scale``
-    (``[n_features, 1]`` each; None: as they are) or, with ``per_patch``, each patch by its own
-    statistics; and whether each patch holds finite values only ``[n]``. Non-finite values (INA's
+    (``[n_features, 1]`` each; None: as they are), with ``per_patch`` each patch by its own
+    statistics, or with ``sliding`` each frame by the window around it, after which the ``lead``
+    first and ``trail`` last frames (the context the window read) are left out; and whether
+    each patch holds finite values only ``[n]``. Non-finite values (INA's
     bands on digital silence) enter the network as zeros, so that nothing non-finite reaches a
     map that neighbouring patches share. ``net``: the model's
     :class:`~speechmusic.models.patchwise.PatchwiseModel`."""
     x = np.ascontiguousarray(frames.T, dtype=np.float32)
+    if sliding is not None:
+        x = np.ascontiguousarray(sliding.transform(x)[:, lead: x.shape[1] - trail])
     if mean is not None:
         x = (x - mean) / scale
     bad = ~np.isfinite(x).all(axis=0)

@@ -61,6 +61,7 @@ __all__ = [
     "fit_minmax",
     "fit_standard",
     "make_normalizer",
+    "stored_normalizer",
     "check_splittable",
     "SkipRecord",
     "PreparedData",
@@ -242,6 +243,15 @@ def make_normalizer(normalizer: str | FeatureNormalizer | None,
         raise ConfigError(f"normalizer must be one of {list(NORMALIZERS)}, a FeatureNormalizer or "
                           f"None, got {normalizer!r}")
     return normalizer
+
+
+def stored_normalizer(norm: Any, extra: dict[str, Any]) -> tuple[FeatureNormalizer | None, dict[str, Any]]:
+    """What a checkpoint stores of the normaliser ``norm`` it was trained with: a fitted one as
+    it is; INA's standardisations (per patch, sliding), which have nothing fitted, as marks in
+    ``extra`` (as INA's imported checkpoints mark theirs)."""
+    if isinstance(norm, (PatchStandardizer, SlidingStandardizer)):
+        return None, {**extra, **norm.checkpoint_extra()}
+    return norm, extra
 
 
 def fit_minmax(features: Iterable[np.ndarray]) -> FeatureNormalizer:
@@ -558,8 +568,7 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
         labels=np.array(labels, dtype=str)))
     extra = {"experiment": name, "fold": split.fold, "seed": seed, "best_epoch": result.best_epoch,
              **checkpoint_extra}
-    if isinstance(norm, (PatchStandardizer, SlidingStandardizer)):  # nothing fitted to store
-        norm, extra = None, {**extra, **norm.checkpoint_extra()}
+    norm, extra = stored_normalizer(norm, extra)
     _save_model(fold_dir / "model.pt", model, labels=labels, feature_config=feature_config,
                 normalizer=norm, extra=extra)
     metrics.update({

@@ -54,7 +54,6 @@ from speechmusic.errors import ConfigError, WeightsUnavailableError
 from speechmusic.features import (
     FeatureConfig,
     FeatureNormalizer,
-    PatchStandardizer,
     SlidingStandardizer,
 )
 from speechmusic.training.cache import FeatureCache, default_cache_dir
@@ -71,6 +70,7 @@ from speechmusic.training.cv import (
     fold_seed,
     make_normalizer,
     protocol_cache,
+    stored_normalizer,
 )
 from speechmusic.training.loop import EpochLog, fit, gain_direction, seed_everything
 from speechmusic.training.owndata import TrainingData
@@ -788,8 +788,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         final["settings"] = final_settings
         if epochs_why:
             final["epochs_from_cv"] = epochs_why
-        if isinstance(norm, (PatchStandardizer, SlidingStandardizer)):  # nothing fitted to store
-            norm, extra = None, {**extra, **norm.checkpoint_extra()}
+        norm, extra = stored_normalizer(norm, extra)
         save_checkpoint(model_path, model=model, labels=labels, feature_config=plan.fc,
                         normalizer=norm, extra=extra, temperature=temperature)
     final["temperature"] = temperature

@@ -510,8 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="YAML config (experiments/overlap.yaml)")
     parser.add_argument("-o", "--out", required=True, help="output folder")
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS
+
     parser.add_argument("--ship", nargs="?", const="overlap", default=None, metavar="ENGINE",
-                        choices=["overlap", "overlap-fast"],
+                        choices=list(SHIPPED_WEIGHTS),
                         help="also write the detector into the package as that engine's weights "
                              "(default overlap: segment/weights/overlap.pt; overlap-fast: overlap-fast.pt)")
     args = parser.parse_args(argv)
