@@ -161,8 +161,9 @@ def test_bad_inputs(ina_weights, tmp_path):
         seg(np.full(16000, np.nan, np.float32), sr=16000)
     with pytest.raises(ConfigError, match="sample rate"):
         seg(np.zeros(16000, np.float32))
-    with pytest.raises(ConfigError, match="unknown engine"):
+    with pytest.raises(ConfigError, match="unknown engine") as err:
         Segmenter("nope")
+    assert "'overlap-fast'" in str(err.value)  # every engine name the segmenter takes
     silence = seg(np.zeros(32000, np.float32), sr=16000)
     assert [s.label for s in silence] == ["noEnergy"]
 

@@ -209,7 +209,8 @@ def _load_engine(engine: str, *, mode: str) -> _Engine:
         if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands" and ckpt.per_patch:
             return _InaEngine.from_checkpoint(path, ckpt, mode=mode)
         return _CheckpointEngine(path, mode=mode, ckpt=ckpt)
-    raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES} or a checkpoint file path")
+    raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES + OVERLAP_ENGINES}, a model folder of "
+                      "`speechmusic train` or a checkpoint file path")
 
 
 def resolve_checkpoint(engine: str | os.PathLike) -> Path:
