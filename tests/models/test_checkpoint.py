@@ -137,3 +137,19 @@ def test_mismatched_contents(saved, tmp_path):
         with pytest.raises(CheckpointError, match=message) as info:
             load_checkpoint(path)
         assert f"{key}.pt" in str(info.value)
+
+
+def test_the_input_normalizer_is_the_one_the_model_was_trained_with(model, saved, tmp_path):
+    from speechmusic.features.normalize import PatchStandardizer, SlidingStandardizer
+
+    fitted = load_checkpoint(saved).input_normalizer()
+    assert isinstance(fitted, FeatureNormalizer) and fitted.mean.shape == (22,)
+    sliding = save_checkpoint(tmp_path / "s.pt", model=model, feature_config=FC, labels=["a", "b"],
+                              extra={"input_normalization": "sliding", "sliding_window": 12})
+    norm = load_checkpoint(sliding).input_normalizer()
+    assert isinstance(norm, SlidingStandardizer) and norm.window == 12
+    patchwise = save_checkpoint(tmp_path / "p.pt", model=model, feature_config=FC, labels=["a", "b"],
+                                extra={"input_normalization": "per_patch"})
+    assert isinstance(load_checkpoint(patchwise).input_normalizer(), PatchStandardizer)
+    bare = save_checkpoint(tmp_path / "b.pt", model=model, feature_config=FC, labels=["a", "b"])
+    assert load_checkpoint(bare).input_normalizer() is None

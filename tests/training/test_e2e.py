@@ -202,3 +202,40 @@ def test_combined_datasets_train_with_balanced_shares(toy_root, shared_cache, tm
     split = json.loads((tmp_path / "run" / "experiments" / "big+small-binary-dnn-mel" / "fold_0" /
                         "split.json").read_text())
     assert {i.split("/")[0] for i in split["test"]} == {"big", "small"}  # stratified by dataset too
+
+
+def test_a_models_normalizer_is_what_its_folds_train_with(toy_root, shared_cache, tmp_path):
+    """The runner took ``fit`` for every registry model; ``models.NAME.normalizer`` now chooses."""
+    data = tiny_config(toy_root, shared_cache, models=["dnn"], protocol={"folds": [0]})
+    data["models"]["dnn"]["normalizer"] = "sliding"
+    run_config(load_config(data=data), tmp_path / "run")
+    exp = tmp_path / "run" / "experiments" / "toy-binary-dnn-mel"
+    ckpt = load_checkpoint(exp / "fold_0" / "model.pt")
+    assert ckpt.normalizer is None and ckpt.sliding_window == 8  # the patch length
+    assert json.loads((exp / "experiment.json").read_text())["normalizer"] == "sliding"
+    plain = tiny_config(toy_root, shared_cache, models=["dnn"], protocol={"folds": [0]})
+    run_config(load_config(data=plain), tmp_path / "fit")
+    fitted = load_checkpoint(tmp_path / "fit" / "experiments" / "toy-binary-dnn-mel" / "fold_0" / "model.pt")
+    assert fitted.normalizer is not None and fitted.sliding_window is None
+
+
+def test_an_unknown_model_normalizer_is_refused(toy_root, shared_cache):
+    from speechmusic.errors import ConfigError
+
+    data = tiny_config(toy_root, shared_cache, models=["dnn"])
+    data["models"]["dnn"]["normalizer"] = "zscore"
+    with pytest.raises(ConfigError, match="normalizer must be one of"):
+        load_config(data=data)
+
+
+def test_a_run_dir_written_before_models_named_their_normalizer_resumes(toy_root, shared_cache, tmp_path):
+    import yaml
+
+    data = tiny_config(toy_root, shared_cache, models=["dnn"], protocol={"folds": [0]})
+    run = tmp_path / "run"
+    run_config(load_config(data=data), run)
+    old = yaml.safe_load((run / "config.yaml").read_text())
+    assert old["models"]["dnn"].pop("normalizer") == "fit"
+    (run / "config.yaml").write_text(yaml.safe_dump(old))
+    more = load_config(data=data, overrides=["protocol.folds=[0, 1]"])
+    assert run_config(more, run).experiments["toy-binary-dnn-mel"].trained_folds == [1]

@@ -84,6 +84,16 @@ class Checkpoint:
             return None
         return int(self.extra.get("sliding_window") or self.model.input_shape[-1])
 
+    def input_normalizer(self) -> Any:
+        """What the model's inputs were normalised with, as patch sets and
+        ``training.cross_validate`` take it: a :class:`~speechmusic.features.SlidingStandardizer`,
+        a :class:`~speechmusic.features.PatchStandardizer`, the fitted normaliser, or None."""
+        from speechmusic.features.normalize import PatchStandardizer, SlidingStandardizer
+
+        if self.sliding_window is not None:
+            return SlidingStandardizer(self.sliding_window)
+        return PatchStandardizer() if self.per_patch else self.fitted_normalizer
+
 
 def save_checkpoint(path: str | os.PathLike, *, model: SpeechMusicModel,
                     labels: list[str] | None = None, feature_config: FeatureConfig | None = None,

@@ -79,12 +79,20 @@ class TaskSpec:
 
 @dataclass
 class ModelSpec:
-    """An architecture of the model registry, its keyword arguments and the input
-    representations (names in ``features`` or presets) it is run with."""
+    """An architecture of the model registry, its keyword arguments, the input representations
+    (names in ``features`` or presets) it is run with, and how its input is normalised
+    (``normalizer``, one of :data:`NORMALIZERS`; ``fit``, the paper's: per feature, zero mean,
+    into [-1, 1], fitted on each fold's training clips)."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     features: list[str] = field(default_factory=lambda: ["melspec"])
+    normalizer: str = "fit"
+
+    def __post_init__(self) -> None:
+        if self.normalizer not in NORMALIZERS:
+            raise ConfigError(f"model {self.name!r}: normalizer must be one of {list(NORMALIZERS)}, "
+                              f"got {self.normalizer!r}")
 
 
 def training_differences(section: dict[str, Any] | None) -> dict[str, Any]:
@@ -354,8 +362,8 @@ class Experiment:
     def describe(self) -> dict[str, Any]:
         out = {"name": self.name, "datasets": self.dataset_names, "task": self.task_name,
                "classes": self.task.classes, "model": self.model_name, "arch": self.model.name,
-               "model_params": self.model.params, "features": self.features_name,
-               "feature_config": self.features.to_dict()}
+               "model_params": self.model.params, "normalizer": self.model.normalizer,
+               "features": self.features_name, "feature_config": self.features.to_dict()}
         if self.embedder is not None:
             out["embedder"] = {k: v for k, v in to_dict(self.embedder).items() if k != "weights"}
         return out

@@ -54,6 +54,7 @@ from speechmusic.errors import ConfigError, WeightsUnavailableError
 from speechmusic.features import (
     FeatureConfig,
     FeatureNormalizer,
+    PatchStandardizer,
     SlidingStandardizer,
 )
 from speechmusic.training.cache import FeatureCache, default_cache_dir
@@ -254,8 +255,18 @@ def _check_resume(out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     return old
 
 
+def _normalizer_name(normalizer: Any) -> str:
+    """The :data:`NORMALIZERS` name of what a plan normalises with (a fitted normaliser, the
+    checkpoint's own or one fitted on the training clips, is ``fit``)."""
+    if isinstance(normalizer, str):
+        return normalizer
+    if isinstance(normalizer, SlidingStandardizer):
+        return "sliding"
+    return "per_patch" if isinstance(normalizer, PatchStandardizer) else "fit"
+
+
 def _run_config(*, out: Path, labels: list[str], fc: FeatureConfig, features_name: str, arch: str,
-                params: dict[str, Any], recipe: Recipe, protocol: Any) -> RunConfig:
+                params: dict[str, Any], normalizer: str, recipe: Recipe, protocol: Any) -> RunConfig:
     """The cross-validation as a run config: what ``cv/config.yaml`` holds (and what
     ``speechmusic report`` reads)."""
     from speechmusic.training.schema import to_dict
@@ -265,7 +276,8 @@ def _run_config(*, out: Path, labels: list[str], fc: FeatureConfig, features_nam
         "datasets": {"data": {"layout": "manifest", "root": str((out / "manifest.csv").resolve())}},
         "tasks": {"engine": {"classes": labels}},
         "features": {features_name: fc.to_dict()},
-        "models": {EXPERIMENT: {"name": arch, "params": params, "features": [features_name]}},
+        "models": {EXPERIMENT: {"name": arch, "params": params, "features": [features_name],
+                                "normalizer": normalizer}},
         "protocol": to_dict(protocol), "training": to_dict(recipe.training),
         "experiments": [{"datasets": ["data"], "task": "engine", "models": [EXPERIMENT],
                          "name": EXPERIMENT}],
@@ -695,7 +707,9 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
     if cv:
         _splittable(data, labels, protocol)
     run_cfg = _run_config(out=out, labels=labels, fc=plan.fc, features_name=plan.features_name,
-                          arch=plan.arch, params=plan.params, recipe=recipe, protocol=protocol)
+                          arch=plan.arch, params=plan.params,
+                          normalizer=_normalizer_name(plan.normalizer), recipe=recipe,
+                          protocol=protocol)
     (exp,) = expand_experiments(run_cfg)
     if plan.factory is None:
         plan.factory = registry_factory(exp)

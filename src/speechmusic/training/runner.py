@@ -114,6 +114,9 @@ def _strip_volatile(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("embedders"), dict):  # where the weights lie is not what they are
         out["embedders"] = {n: {k: v for k, v in (e or {}).items() if k != "weights"}
                             for n, e in out["embedders"].items()}
+    if isinstance(out.get("models"), dict):  # written before a model named its normaliser
+        out["models"] = {n: {k: v for k, v in (m or {}).items() if not (k == "normalizer" and v == "fit")}
+                         for n, m in out["models"].items()}
     # Sections that did not exist when older run directories were written, at their defaults.
     for key, default in (("embedders", {}), ("head_units", 128)):
         if out.get(key, default) == default:
@@ -307,7 +310,8 @@ def run_config(config: RunConfig, run_dir: str | os.PathLike, *, only: list[str]
             else:
                 fc, fcache, features_name = exp.features, cache, exp.features_name
                 key = (tuple(exp.dataset_names), exp.task_name, exp.features.key())
-                factory, normalizer, desc, extra = registry_factory(exp), "fit", exp.describe(), {}
+                factory, desc, extra = registry_factory(exp), exp.describe(), {}
+                normalizer = exp.model.normalizer
             if key not in prepared:
                 prepared[key] = extract_features(manifest, fc, fcache,
                                                  desc=f"features {'+'.join(exp.dataset_names)}/{exp.features_name}",

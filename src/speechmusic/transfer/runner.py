@@ -266,7 +266,7 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             model_factory=_registry_factory(spec), out_dir=out, protocol=protocol,
             training=config.pretrain.training or config.training, cache=cache,
             prepared=prepare("pretrain", source, fc, cache, fname), seed=config.seed,
-            name=f"pretrain-{arch}", features_name=fname,
+            name=f"pretrain-{arch}", features_name=fname, normalizer=spec.normalizer,
             checkpoint_extra={"stage": "pretrain", "datasets": sources})
         record(f"pretrain-{arch}", cv, time.perf_counter() - t0)
         result.pretrained[arch] = out / f"fold_{config.pretrain.fold}" / "model.pt"
@@ -321,14 +321,14 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
                 fc = ckpt.feature_config
                 run_row(f"{arch}-emb-{strategy}", model_factory=_transfer_factory(
                             ckpt_path, strategy=strategy, head_units=config.head_units),
-                        fc=fc, fcache=cache, features_name=fname, normalizer=ckpt.normalizer,
+                        fc=fc, fcache=cache, features_name=fname, normalizer=ckpt.input_normalizer(),
                         model=f"{arch}_emb", arch=ckpt.model.arch, column=_COLUMN[strategy],
                         strategy=strategy, source_desc=str(ckpt_path),
                         extra={"pretrained": str(ckpt_path), "strategy": strategy})
             spec = rc.model_spec(arch)
             run_row(f"{arch}-orig", model_factory=_registry_factory(spec),
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
-                    features_name=spec.features[0], normalizer="fit", model=f"{arch}_orig",
+                    features_name=spec.features[0], normalizer=spec.normalizer, model=f"{arch}_orig",
                     arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
         for ename, base in baselines.items():
             run_row(f"{ename}-emb", model_factory=base.model_factory(),
@@ -341,7 +341,7 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             spec = rc.model_spec(base)
             run_row(f"{base}-baseline", model_factory=_registry_factory(spec),
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
-                    features_name=spec.features[0], normalizer="fit", model=f"{base}_baseline",
+                    features_name=spec.features[0], normalizer=spec.normalizer, model=f"{base}_baseline",
                     arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
         write_skipped(run_dir, result.skipped)
 
