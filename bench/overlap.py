@@ -247,11 +247,14 @@ def plot(table: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    # One colour per system in every panel (the speech∧music panel has fewer systems).
+    colours = {n: f"C{i}" for i, n in enumerate(table)}
     for ax, key, title in zip(axes, ("speech", "music", "both"), ("speech F", "music F", "speech∧music F"),
                               strict=True):
         for n, row in table.items():
             if key in row["all"]:
-                ax.plot(DIFFERENCES, [row[str(d)][key] for d in DIFFERENCES], marker="o", label=n)
+                ax.plot(DIFFERENCES, [row[str(d)][key] for d in DIFFERENCES], marker="o", label=n,
+                        color=colours[n])
         ax.set_title(title)
         ax.set_xlabel("speech minus music loudness (dB)")
         ax.set_xticks(DIFFERENCES)

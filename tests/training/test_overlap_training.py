@@ -44,3 +44,34 @@ def test_the_shipped_detector_as_a_starting_point_keeps_its_classifier():
         assert torch.equal(model.classifier.state_dict()[key], value)
     assert not any(p.requires_grad for p in model.body.lower.parameters())
     assert all(p.requires_grad for p in model.classifier.parameters())
+
+
+def test_select_names_the_detector_or_takes_the_best_validation_f1(tmp_path):
+    from speechmusic.training.overlap import choose_row
+
+    rows = [{"source": "smn", "strategy": "frozen", "val_f1": 0.85},
+            {"source": "smn", "strategy": "intermediate", "val_f1": 0.89},
+            {"source": "sm", "strategy": "full", "val_f1": 0.87}]
+    assert choose_row(rows)["strategy"] == "intermediate"
+    assert choose_row(rows, "smn/frozen") is rows[0]
+    with pytest.raises(ConfigError, match="no such trained pair"):
+        choose_row(rows, "sm/frozen")
+    config = OverlapTrainConfig(sources=["smn"], strategies=["frozen", "full"], select="smn/frozen")
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    assert OverlapTrainConfig.from_yaml(path).select == "smn/frozen"
+    for bad in ("sm/frozen", "smn/intermediate", "frozen"):
+        with pytest.raises(ConfigError, match="select must be"):
+            OverlapTrainConfig(sources=["smn"], strategies=["frozen", "full"], select=bad)
+
+
+def test_the_shipped_config_selects_the_frozen_smn_detector():
+    """The frozen strategy heard unseen music better than the best-by-validation one (README)."""
+    from pathlib import Path
+
+    from speechmusic.segment.overlap import OverlapDetector
+
+    shipped = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap.yaml")
+    assert shipped.select == "smn/frozen"
+    info = OverlapDetector.load().info
+    assert (info["source"], info["strategy"]) == ("smn", "frozen")

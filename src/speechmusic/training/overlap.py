@@ -15,8 +15,8 @@
    ``intermediate``, of the dense blocks for ``frozen``), so those two runs cost a pass over the
    pool and a few seconds of training. Model selection (epoch) on validation patches: mean F1 of
    the two classes at 0.5.
-4. The best (source, strategy) by validation F1 gets its thresholds and smoothing tuned on
-   validation *programmes* (long files with transitions: :func:`render_programme`), segment F of
+4. The best (source, strategy) by validation F1, or the one ``select`` names, gets its
+   thresholds and smoothing tuned on validation *programmes* (long files with transitions: :func:`render_programme`), segment F of
    each class with :mod:`speechmusic.evaluation.detection`, and is written as an
    :class:`~speechmusic.segment.overlap.OverlapDetector` (``detector.overlap.pt``; with
    ``--ship`` also into the package, ``segment/weights/overlap.pt``; ``--ship overlap-fast``
@@ -103,10 +103,20 @@ class OverlapTrainConfig:
     #: frames around it (:class:`~speechmusic.features.SlidingStandardizer`): INA's
     #: standardisation, gain-free as it is, with exactly shared convolutions too.
     normalizer: str = "per_patch"
+    #: Which trained (source, strategy) becomes the detector: ``best``, the highest validation
+    #: patch F1, or ``SOURCE/STRATEGY`` (e.g. ``smn/frozen``), one of the trained pairs, where a
+    #: comparison on held-out data chose it (the others are still trained and tabulated).
+    select: str = "best"
 
     def __post_init__(self) -> None:
         if isinstance(self.mix, Mapping):
             self.mix = MixConfig.from_dict(self.mix)
+        if self.select != "best":
+            source, _, strategy = self.select.partition("/")
+            if source not in self.sources or strategy not in self.strategies:
+                raise ConfigError(f"select must be 'best' or SOURCE/STRATEGY of the trained pairs "
+                                  f"(sources {self.sources}, strategies {self.strategies}), "
+                                  f"got {self.select!r}")
         if self.normalizer not in ("per_patch", "standard", "sliding"):
             raise ConfigError(f"normalizer must be 'per_patch', 'standard' or 'sliding', got {self.normalizer!r}")
         for s in self.strategies:
@@ -465,9 +475,10 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | 
             rows.append(row)
             models[(source, strategy)] = model
             log(f"  -> {json.dumps(row)}")
-    best = max(rows, key=lambda r: r["val_f1"])
+    best = choose_row(rows, config.select)
     model = models[(best["source"], best["strategy"])]
-    log(f"best: {best['source']} / {best['strategy']}; tuning smoothing on {config.val_programmes} programmes")
+    how = "best" if config.select == "best" else "selected"
+    log(f"{how}: {best['source']} / {best['strategy']}; tuning smoothing on {config.val_programmes} programmes")
     diffs = [float(d) for d in config.val_differences]
     programmes = [render_programme(val_mixer, i, difference_db=diffs[i % len(diffs)] if diffs else None)[:2]
                   for i in range(config.val_programmes)]
@@ -493,6 +504,18 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | 
     (out / "transfer.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     (out / "transfer.md").write_text(table_markdown(rows), encoding="utf-8")
     return summary
+
+
+def choose_row(rows: list[dict], select: str = "best") -> dict:
+    """The row of the (source, strategy) that becomes the detector: the highest ``val_f1`` for
+    ``select == "best"``, else the row named ``"SOURCE/STRATEGY"``."""
+    if select == "best":
+        return max(rows, key=lambda r: r["val_f1"])
+    for r in rows:
+        if f"{r['source']}/{r['strategy']}" == select:
+            return r
+    raise ConfigError(f"select {select!r}: no such trained pair among "
+                      f"{[r['source'] + '/' + r['strategy'] for r in rows]}")
 
 
 def table_markdown(rows: list[dict]) -> str:
