@@ -65,13 +65,15 @@ def test_select_names_the_detector_or_takes_the_best_validation_f1(tmp_path):
             OverlapTrainConfig(sources=["smn"], strategies=["frozen", "full"], select=bad)
 
 
-def test_the_shipped_config_selects_the_frozen_smn_detector():
+@pytest.mark.parametrize("engine", ["overlap", "overlap-fast"])
+def test_the_shipped_configs_select_the_frozen_smn_detector(engine):
     """The frozen strategy heard unseen music better than the best-by-validation one (README)."""
     from pathlib import Path
 
-    from speechmusic.segment.overlap import OverlapDetector
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, OverlapDetector
 
-    shipped = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap.yaml")
-    assert shipped.select == "smn/frozen"
-    info = OverlapDetector.load().info
+    config = Path(__file__).resolve().parents[2] / "experiments" / f"{engine}.yaml"
+    assert OverlapTrainConfig.from_yaml(config).select == "smn/frozen"
+    info = OverlapDetector.load(SHIPPED_WEIGHTS[engine]).info
     assert (info["source"], info["strategy"]) == ("smn", "frozen")
+    assert info["config"]["select"] == "smn/frozen"
