@@ -16,8 +16,9 @@
    pool and a few seconds of training. Model selection (epoch) on validation patches: mean F1 of
    the two classes at 0.5.
 4. The best (source, strategy) by validation F1, or the one ``select`` names, gets its
-   thresholds and smoothing tuned on validation *programmes* (long files with transitions: :func:`render_programme`), segment F of
-   each class with :mod:`speechmusic.evaluation.detection`, and is written as an
+   thresholds and smoothing tuned on validation *programmes* (long files with transitions:
+   :func:`render_programme`), segment F of each class with
+   :mod:`speechmusic.evaluation.detection`, and is written as an
    :class:`~speechmusic.segment.overlap.OverlapDetector` (``detector.overlap.pt``; with
    ``--ship`` also into the package, ``segment/weights/overlap.pt``; ``--ship overlap-fast``
    into ``overlap-fast.pt``, the engine of that name).
