@@ -54,7 +54,6 @@ from speechmusic.errors import ConfigError, WeightsUnavailableError
 from speechmusic.features import (
     FeatureConfig,
     FeatureNormalizer,
-    PatchStandardizer,
     SlidingStandardizer,
 )
 from speechmusic.training.cache import FeatureCache, default_cache_dir
@@ -260,9 +259,7 @@ def _normalizer_name(normalizer: Any) -> str:
     checkpoint's own or one fitted on the training clips, is ``fit``)."""
     if isinstance(normalizer, str):
         return normalizer
-    if isinstance(normalizer, SlidingStandardizer):
-        return "sliding"
-    return "per_patch" if isinstance(normalizer, PatchStandardizer) else "fit"
+    return getattr(normalizer, "kind", "fit")  # the standardisers name themselves
 
 
 def _run_config(*, out: Path, labels: list[str], fc: FeatureConfig, features_name: str, arch: str,
