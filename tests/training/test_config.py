@@ -66,6 +66,21 @@ def test_overrides_with_dotted_keys_and_yaml_values():
         apply_overrides({"a": [1]}, [("a.5", 2)])
 
 
+def test_exponent_numbers_that_yaml_reads_as_strings_are_numbers():
+    # PyYAML (YAML 1.1) reads `1e-4` and `1.0e4` as strings; `--set training.learning_rate=1e-4`
+    # and `learning_rate: 1e-4` in a config file were refused ("must be a number").
+    cfg = load_config(data=_base(), overrides=["training.learning_rate=1e-4",
+                                               "training.weight_decay=1.5E-3"])
+    assert cfg.training.learning_rate == pytest.approx(1e-4)
+    assert cfg.training.weight_decay == pytest.approx(1.5e-3)
+    cfg = load_config(data={**_base(), "training": {"learning_rate": "3e-4"}})
+    assert cfg.training.learning_rate == pytest.approx(3e-4)
+    with pytest.raises(ConfigError, match="training.learning_rate: must be a number"):
+        load_config(data={**_base(), "training": {"learning_rate": "fast"}})
+    with pytest.raises(ConfigError, match="must be an integer"):  # only floats take it
+        load_config(data={**_base(), "training": {"max_epochs": "1e2"}})
+
+
 def test_variables_from_config_and_environment():
     data = {"roots": {"m": "${MY_ROOT}", "n": "${NOPE:-/fallback}"},
             "x": {"path": "${roots.m}/sub", "same": "${roots.n}", "missing": "${UNSET_VAR_XYZ}"}}

@@ -4,6 +4,7 @@ naming the dotted key (``training.lr: unknown key; valid keys: ...``)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, TypeVar, Union
@@ -13,6 +14,8 @@ from speechmusic.errors import ConfigError
 __all__ = ["from_dict", "to_dict"]
 
 T = TypeVar("T")
+# A number in exponent notation without a dot (`1e-4`, `+3E2`), which YAML 1.1 leaves a string.
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 
 def _fail(path: str, message: str) -> ConfigError:
@@ -67,6 +70,9 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
             raise _fail(path, f"must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+            # YAML 1.1 (PyYAML) reads `1e-4` and `1.0e4` as strings (it wants `1.0e-4`).
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(path, f"must be a number, got {value!r}")
         return float(value)
