@@ -443,3 +443,21 @@ def test_without_inas_weights_the_error_says_how_to_train_from_scratch(monkeypat
     monkeypatch.setattr(models, "ina_checkpoint_path", unavailable)
     with pytest.raises(WeightsUnavailableError, match="no network.*--set model=vgg"):
         resolve_init("ina", classes=["music", "speech"])
+
+
+def test_augmented_copies_train_the_folds_and_the_final_model(trained, by_subfolder, shared_cache,
+                                                              tmp_path, capsys):
+    out = tmp_path / "aug"
+    assert main(["train", str(by_subfolder), "-o", str(out), "--cache-dir", str(shared_cache), *TINY,
+                 "--set", "training.augment.copies=1", "--set", "training.augment.p_clipping=1"]) == 0
+    assert "1 augmented copy per training clip" in capsys.readouterr().out
+    record = json.loads((out / "train.json").read_text())
+    plain = json.loads((trained[0] / "train.json").read_text())
+    assert record["settings"]["recipe"]["training"]["augment"]["copies"] == 1
+    assert "augment" not in plain["settings"]["recipe"]["training"]  # off: as before it existed
+    assert record["final"]["patches"] == 2 * plain["final"]["patches"]
+    fold = json.loads((out / "cv" / "experiments" / "engine" / "fold_0" / "metrics.json").read_text())
+    fold_plain = json.loads((trained[0] / "cv" / "experiments" / "engine" / "fold_0" / "metrics.json")
+                            .read_text())
+    assert sum(fold["patches"]["train"]) == 2 * sum(fold_plain["patches"]["train"])
+    assert fold["patches"]["test"] == fold_plain["patches"]["test"]

@@ -42,7 +42,8 @@ from speechmusic.errors import ConfigError, SpeechMusicError
 
 __all__ = ["KINDS", "SOURCE_LABELS", "MixConfig", "MixSource", "MixExample", "Mixer",
            "collect_sources", "split_sources", "loudness", "set_loudness_difference",
-           "redistributable", "LIBROSA_LABELS", "EXTRA_MUSIC", "collect_extra", "attach_extra"]
+           "redistributable", "LIBROSA_LABELS", "EXTRA_MUSIC", "collect_extra", "attach_extra",
+           "apply_frozen", "reverberate", "band_limit", "codec_degrade", "clip_distort"]
 
 #: What an example can hold.
 KINDS = ("speech", "music", "noise", "speech+music", "speech+noise")
@@ -493,43 +494,81 @@ class Mixer:
         return mix.astype(np.float32)
 
     def _reverb(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        from scipy.signal import fftconvolve
-
-        ir = synthetic_impulse_response(rt60=float(rng.uniform(*self.config.reverb_rt60)),
-                                        rate=self.config.sample_rate, rng=rng)
-        return fftconvolve(x, ir)[: len(x)].astype(np.float32)
-
-    def _apply(self, transform, params: dict, x: np.ndarray) -> np.ndarray:
-        """An audiomentations transform with parameters we drew (frozen: it draws none)."""
-        transform.parameters = {"should_apply": True, **params}
-        transform.freeze_parameters()
-        return np.asarray(transform(samples=x, sample_rate=self.config.sample_rate), dtype=np.float32)
+        return reverberate(x, rate=self.config.sample_rate, rt60=self.config.reverb_rt60, rng=rng)
 
     def _band_limit(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        import audiomentations as A
-
-        nyq = self.config.sample_rate / 2
-        which = int(rng.integers(3))
-        rolloff = int(rng.choice([12, 18, 24]))
-        if which == 0:
-            cut = float(np.exp(rng.uniform(np.log(2500), np.log(min(7000, nyq - 500)))))
-            return self._apply(A.LowPassFilter(p=1.0), {"cutoff_freq": cut, "rolloff": rolloff}, x), "lowpass"
-        if which == 1:
-            cut = float(np.exp(rng.uniform(np.log(80), np.log(600))))
-            return self._apply(A.HighPassFilter(p=1.0), {"cutoff_freq": cut, "rolloff": rolloff}, x), "highpass"
-        # telephone-like band: from 200-400 Hz to 3.2-4.5 kHz
-        low, high = float(rng.uniform(200, 400)), float(rng.uniform(3200, 4500))
-        return self._apply(A.BandPassFilter(p=1.0), {"center_freq": (low + high) / 2, "bandwidth": high - low,
-                                                      "rolloff": rolloff}, x), "bandpass"
+        return band_limit(x, rate=self.config.sample_rate, rng=rng)
 
     def _codec(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        import audiomentations as A
+        return codec_degrade(x, rate=self.config.sample_rate, rng=rng)
 
-        x = self._apply(A.LowPassFilter(p=1.0), {"cutoff_freq": float(rng.uniform(3400, 7000)),
-                                                  "rolloff": 24}, x)
-        if rng.random() < 0.5:
-            rate = float(rng.uniform(6000, 12000))
-            return self._apply(A.Aliasing(p=1.0), {"new_sample_rate": rate}, x), "aliasing"
-        peak = float(np.max(np.abs(x))) or 1.0
-        y = self._apply(A.BitCrush(p=1.0), {"bit_depth": int(rng.integers(6, 11))}, x / peak) * peak
-        return y.astype(np.float32), "bitcrush"
+
+# ----------------------------------------------------------------------------- degradations
+# Functions of the signal and a generator alone: the mixer's and the training augmentation's
+# (:mod:`speechmusic.training.augment`) degradations are the same code.
+
+
+def apply_frozen(transform: Any, params: dict[str, Any], x: np.ndarray, *, rate: int) -> np.ndarray:
+    """An audiomentations transform with parameters we drew (frozen: it draws none, so Python's
+    ``random`` state is neither read nor changed)."""
+    transform.parameters = {"should_apply": True, **params}
+    transform.freeze_parameters()
+    return np.asarray(transform(samples=x, sample_rate=rate), dtype=np.float32)
+
+
+def reverberate(x: np.ndarray, *, rate: int, rt60: tuple[float, float],
+                rng: np.random.Generator) -> np.ndarray:
+    """``x`` through a :func:`synthetic_impulse_response` whose decay time is drawn from ``rt60``
+    (seconds), cut to its length."""
+    from scipy.signal import fftconvolve
+
+    ir = synthetic_impulse_response(rt60=float(rng.uniform(*rt60)), rate=rate, rng=rng)
+    return fftconvolve(x, ir)[: len(x)].astype(np.float32)
+
+
+def band_limit(x: np.ndarray, *, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A low-pass (2.5-7 kHz), high-pass (80-600 Hz) or telephone-like band-pass filter
+    (audiomentations), one of the three drawn; returns ``(signal, filter name)``."""
+    import audiomentations as A
+
+    nyq = rate / 2
+    which = int(rng.integers(3))
+    rolloff = int(rng.choice([12, 18, 24]))
+    if which == 0:
+        cut = float(np.exp(rng.uniform(np.log(2500), np.log(min(7000, nyq - 500)))))
+        return apply_frozen(A.LowPassFilter(p=1.0), {"cutoff_freq": cut, "rolloff": rolloff}, x,
+                            rate=rate), "lowpass"
+    if which == 1:
+        cut = float(np.exp(rng.uniform(np.log(80), np.log(600))))
+        return apply_frozen(A.HighPassFilter(p=1.0), {"cutoff_freq": cut, "rolloff": rolloff}, x,
+                            rate=rate), "highpass"
+    # telephone-like band: from 200-400 Hz to 3.2-4.5 kHz
+    low, high = float(rng.uniform(200, 400)), float(rng.uniform(3200, 4500))
+    return apply_frozen(A.BandPassFilter(p=1.0), {"center_freq": (low + high) / 2, "bandwidth": high - low,
+                                                   "rolloff": rolloff}, x, rate=rate), "bandpass"
+
+
+def codec_degrade(x: np.ndarray, *, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A codec-like degradation: a low-pass (3.4-7 kHz), then audiomentations' ``Aliasing``
+    (resampled to 6-12 kHz without a filter) or ``BitCrush`` (6-10 bits); returns
+    ``(signal, name)``."""
+    import audiomentations as A
+
+    x = apply_frozen(A.LowPassFilter(p=1.0), {"cutoff_freq": float(rng.uniform(3400, 7000)),
+                                               "rolloff": 24}, x, rate=rate)
+    if rng.random() < 0.5:
+        new_rate = float(rng.uniform(6000, 12000))
+        return apply_frozen(A.Aliasing(p=1.0), {"new_sample_rate": new_rate}, x, rate=rate), "aliasing"
+    peak = float(np.max(np.abs(x))) or 1.0
+    y = apply_frozen(A.BitCrush(p=1.0), {"bit_depth": int(rng.integers(6, 11))}, x / peak, rate=rate) * peak
+    return y.astype(np.float32), "bitcrush"
+
+
+def clip_distort(x: np.ndarray, *, rate: int, rng: np.random.Generator,
+                 percent: tuple[float, float] = (2.0, 20.0)) -> np.ndarray:
+    """Hard clipping of the loudest ``percent`` (drawn from the range) of the samples, half at
+    each extreme (audiomentations' ``ClippingDistortion``), as an overdriven recording."""
+    import audiomentations as A
+
+    return apply_frozen(A.ClippingDistortion(p=1.0),
+                        {"percentile_threshold": int(round(rng.uniform(*percent)))}, x, rate=rate)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,10 +137,22 @@ class FeatureCache:
             self._frontends[k] = build_frontend(config)
         return self._frontends[k]
 
-    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
-        """Decode and compute, bypassing the cache: ``[n_features, frames]`` float32."""
-        audio = load_audio(clip.path, sr=config.sample_rate, offset=clip.start or 0.0,
-                           duration=clip.duration)
+    def signal_rate(self, config: FeatureConfig) -> int:
+        """The sample rate of :meth:`load_signal`'s samples."""
+        return int(config.sample_rate)
+
+    def load_signal(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
+        """The clip's samples at the features' rate, as they enter :meth:`extract`."""
+        return load_audio(clip.path, sr=config.sample_rate, offset=clip.start or 0.0,
+                          duration=clip.duration)
+
+    def extract(self, clip: Clip, config: FeatureConfig,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """Decode (then ``transform`` the signal, if given) and compute, bypassing the cache:
+        ``[n_features, frames]`` float32."""
+        audio = self.load_signal(clip, config)
+        if transform is not None:
+            audio = transform(audio)
         feats = compute_features(audio, config, frontend=self._frontend(config))
         return checked_features(feats, config, path=clip.path)
 
@@ -149,7 +162,18 @@ class FeatureCache:
         Raises:
             AudioError: the clip cannot be read (the caller records it as skipped).
         """
-        key = self.key(clip, config)
+        return self._cached(self.key(clip, config), clip, config, None)
+
+    def derived_ref(self, clip: Clip, config: FeatureConfig, *, tag: str,
+                    transform: Callable[[np.ndarray], np.ndarray]) -> FeatureRef:
+        """A handle on the features of ``transform(signal)`` (an augmented copy of the clip),
+        cached like the clip's own under its key and ``tag``: the tag must name everything
+        ``transform`` depends on."""
+        key = hashlib.sha256(f"{self.key(clip, config)}|{tag}".encode()).hexdigest()[:32]
+        return self._cached(key, clip, config, transform)
+
+    def _cached(self, key: str, clip: Clip, config: FeatureConfig,
+                transform: Callable[[np.ndarray], np.ndarray] | None) -> FeatureRef:
         if key in self._memory:
             self.stats.hits += 1
             return FeatureRef.of(self._memory[key])
@@ -165,7 +189,7 @@ class FeatureCache:
                     return FeatureRef(shape=shape, path=entry)
             except (OSError, ValueError) as exc:  # a damaged entry is recomputed, not trusted
                 log.warning("feature cache entry %s unreadable (%s); recomputing", entry, exc)
-        feats = self.extract(clip, config)
+        feats = self.extract(clip, config, transform)
         if feats.shape[0] != config.n_features:
             raise ConfigError(f"features of {clip.path} have {feats.shape[0]} rows, config says "
                               f"{config.n_features}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "ModelSpec",
     "ProtocolConfig",
     "TrainConfig",
+    "AugmentConfig",
     "ExperimentSpec",
     "EmbedderSpec",
     "EMBEDDER_SPEC_KINDS",
@@ -163,6 +165,55 @@ class ProtocolConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Augmented copies of the training clips, made in the audio domain
+    (:mod:`speechmusic.training.augment`); off by default (``copies: 0``, the paper's protocol).
+
+    Each training clip gets ``copies`` copies beside itself, each a function of ``(seed, clip,
+    copy)`` and cached like features. In a copy, each with its own probability: a clip of class
+    ``noise_label`` from the same training split (never validation or test, never the clip's own
+    group) mixed under it at a loudness difference (clip minus noise, LU, pyloudnorm) drawn from
+    ``snr_db``; reverberation (a synthetic room response, decay time from ``reverb_rt60``);
+    band-limiting; a codec-like degradation (the speech-over-music mixer's, audiomentations);
+    hard clipping of ``clipping_percent`` of the samples. Then it is peak-normalised as the clips
+    are. Validation and test clips are never augmented."""
+
+    copies: int = 0
+    p_noise: float = 0.5
+    noise_label: str = "noise"
+    snr_db: list[float] = field(default_factory=lambda: [0.0, 20.0])
+    p_reverb: float = 0.2
+    reverb_rt60: list[float] = field(default_factory=lambda: [0.2, 0.9])
+    p_band_limit: float = 0.25
+    p_codec: float = 0.15
+    p_clipping: float = 0.1
+    clipping_percent: list[float] = field(default_factory=lambda: [2.0, 20.0])
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.copies < 0:
+            raise ConfigError(f"augment.copies must be >= 0, got {self.copies}")
+        for name in ("p_noise", "p_reverb", "p_band_limit", "p_codec", "p_clipping"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"augment.{name} must be a probability in [0, 1], got {p}")
+        for name in ("snr_db", "reverb_rt60", "clipping_percent"):
+            pair = [float(v) for v in getattr(self, name)]
+            if len(pair) != 2 or not all(math.isfinite(v) for v in pair) or pair[0] > pair[1]:
+                raise ConfigError(f"augment.{name} must be a range [low, high] with low <= high, "
+                                  f"got {getattr(self, name)!r}")
+            setattr(self, name, pair)
+        if self.reverb_rt60[0] <= 0:
+            raise ConfigError(f"augment.reverb_rt60 must be > 0 seconds, got {self.reverb_rt60}")
+        if not 0 <= self.clipping_percent[0] <= self.clipping_percent[1] <= 100:
+            raise ConfigError(f"augment.clipping_percent must lie in [0, 100], got {self.clipping_percent}")
+
+    def recipe(self) -> dict[str, Any]:
+        """What a copy's content depends on (everything but the number of copies)."""
+        return {k: v for k, v in asdict(self).items() if k != "copies"}
+
+
+@dataclass
 class TrainConfig:
     """The fit loop (paper section 4.3): Adam, learning rate 1e-3, batches of 64, at most 200
     epochs, early stopping after ``patience`` epochs without a validation-accuracy gain (``null``:
@@ -192,6 +243,7 @@ class TrainConfig:
     max_memory_mb: int = 1024
     gain_jitter_db: float = 0.0
     bn_recalibration: int = 4096
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
         if self.bn_recalibration < 0:

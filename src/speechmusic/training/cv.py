@@ -23,7 +23,7 @@ import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,12 @@ from speechmusic.data.manifest import Clip, Manifest
 from speechmusic.data.splits import Split, check_no_leak, make_folds
 from speechmusic.errors import AudioError, ConfigError
 from speechmusic.evaluation.metrics import aggregate_folds, evaluate_predictions
-from speechmusic.features import FeatureConfig, FeatureNormalizer, compute_features
+from speechmusic.features import FeatureConfig, FeatureNormalizer
 from speechmusic.features.normalize import PatchStandardizer, SlidingStandardizer
 from speechmusic.progress import progress
-from speechmusic.training.cache import FeatureCache, FeatureRef, checked_features
-from speechmusic.training.config import NORMALIZERS, ProtocolConfig, TrainConfig
+from speechmusic.training.augment import augmented_refs
+from speechmusic.training.cache import FeatureCache, FeatureRef
+from speechmusic.training.config import NORMALIZERS, AugmentConfig, ProtocolConfig, TrainConfig
 from speechmusic.training.loop import (
     EpochLog,
     FitResult,
@@ -178,10 +179,8 @@ class UnifiedAudioCache(FeatureCache):
         base = super().key(clip, config)
         return hashlib.sha256((base + self._identity).encode()).hexdigest()[:32]
 
-    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
-        audio = self.audio.load(clip, config.sample_rate)
-        feats = compute_features(audio, config, frontend=self._frontend(config))
-        return checked_features(feats, config, path=clip.path)
+    def load_signal(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
+        return self.audio.load(clip, config.sample_rate)
 
 
 def protocol_cache(cache: FeatureCache, protocol: ProtocolConfig) -> FeatureCache:
@@ -464,7 +463,7 @@ def cross_validate(
             balance_keys=balance_keys, feature_config=feature_config, model_factory=model_factory,
             fold_dir=fold_dir, protocol=protocol, training=training, trainable=trainable,
             normalizer=normalizer, seed=fold_seed(seed, name, split.fold), name=name,
-            checkpoint_extra=checkpoint_extra or {}, on_epoch_end=on_epoch)
+            checkpoint_extra=checkpoint_extra or {}, on_epoch_end=on_epoch, cache=cache)
         fold_metrics.append(metrics)
         trained.append(split.fold)
         if on_fold_end is not None:
@@ -475,6 +474,21 @@ def cross_validate(
     atomic_write_json(out_dir / "summary.json", summary)
     return CVResult(out_dir=out_dir, labels=labels, folds=fold_metrics, summary=summary,
                     skipped=skipped, trained_folds=trained)
+
+
+def with_augmented_copies(train: Sequence[int], *, clips: Manifest, refs: list[FeatureRef],
+                          clip_y: np.ndarray, balance_keys: list[Any], cache: FeatureCache,
+                          feature_config: FeatureConfig, config: AugmentConfig,
+                          desc: str) -> tuple[list[FeatureRef], np.ndarray, list[Any], list[int]]:
+    """The training clips ``train`` and their augmented copies (:mod:`.augment`), as
+    ``(refs, clip_y, balance_keys, training indices)`` over ``refs`` extended by the copies: a
+    copy has its clip's label and balancing key."""
+    extra, source = augmented_refs(clips, train, cache=cache, feature_config=feature_config,
+                                   config=config, desc=desc)
+    n = len(refs)
+    return ([*refs, *extra], np.concatenate([clip_y, clip_y[np.asarray(source, dtype=np.int64)]]),
+            [*balance_keys, *(balance_keys[i] for i in source)],
+            [*train, *range(n, n + len(extra))])
 
 
 def _patchset(indices: Iterable[int], *, refs: list[FeatureRef], clip_y: np.ndarray,
@@ -495,7 +509,8 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
               trainable: Callable[[nn.Module], Iterable[nn.Parameter]] | None,
               normalizer: str | FeatureNormalizer | None, seed: int, name: str,
               checkpoint_extra: dict[str, Any],
-              on_epoch_end: Callable[[int, EpochLog], None] | None = None) -> dict[str, Any]:
+              on_epoch_end: Callable[[int, EpochLog], None] | None = None,
+              cache: FeatureCache | None = None) -> dict[str, Any]:
     check_no_leak(clips, split)
     fold_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(fold_dir / "split.json", split.to_dict(clips))
@@ -509,9 +524,17 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
     pad = protocol.short_clips == "pad"
     common = dict(refs=refs, clip_y=clip_y, balance_keys=balance_keys, short=short,
                   feature_config=feature_config, normalizer=norm, pad=pad)
-    train, _ = _patchset(split.train, limit=protocol.max_patches_per_clip, **common)
     val, _ = _patchset(split.val, limit=None, **common)  # all of them: a steadier stopping signal
     test, test_clips = _patchset(split.test, limit=None, **common)
+    if training.augment.copies:
+        train_refs, train_y, train_keys, train_sel = with_augmented_copies(
+            train_idx, clips=clips, refs=refs, clip_y=clip_y, balance_keys=balance_keys,
+            cache=cache or FeatureCache(None), feature_config=feature_config,
+            config=training.augment, desc=f"{name} fold {split.fold}: augmented copies".strip())
+        common.update(refs=train_refs, clip_y=train_y, balance_keys=train_keys)
+    else:
+        train_sel = split.train
+    train, _ = _patchset(train_sel, limit=protocol.max_patches_per_clip, **common)
     if protocol.balance:
         train = train.balanced(rng=rng)
         val = val.balanced(rng=rng)

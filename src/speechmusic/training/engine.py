@@ -56,7 +56,7 @@ from speechmusic.features import (
     FeatureNormalizer,
     SlidingStandardizer,
 )
-from speechmusic.training.cache import FeatureCache, default_cache_dir
+from speechmusic.training.cache import FeatureCache, FeatureRef, default_cache_dir
 from speechmusic.training.calibration import calibrate_folds
 from speechmusic.training.config import RunConfig, config_to_yaml, expand_experiments
 from speechmusic.training.cv import (
@@ -71,6 +71,7 @@ from speechmusic.training.cv import (
     make_normalizer,
     protocol_cache,
     stored_normalizer,
+    with_augmented_copies,
 )
 from speechmusic.training.loop import EpochLog, fit, gain_direction, seed_everything
 from speechmusic.training.owndata import TrainingData
@@ -308,7 +309,8 @@ def _epoch_line(stage: str, e: EpochLog, max_epochs: int) -> str:
 def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig, recipe: Recipe,
                  protocol: Any, factory: Callable[[FoldContext], nn.Module],
                  normalizer: str | FeatureNormalizer | None, strategy: str, epochs: int | None,
-                 say: Callable[[str], None]) -> tuple[nn.Module, Any, dict[str, Any]]:
+                 say: Callable[[str], None],
+                 cache: FeatureCache | None = None) -> tuple[nn.Module, Any, dict[str, Any]]:
     """Train the final model on all the clips (``cv_epochs``: ``epochs`` epochs, nothing held
     out) or on all but a grouped validation share (``validation``: early stopping)."""
     clips, refs = prepared.manifest, prepared.refs
@@ -327,14 +329,22 @@ def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig
         train_idx, val_idx = usable, []
     norm = make_normalizer(normalizer, lambda: (refs[i].load() for i in train_idx), window=pf)
 
-    def patches(idx: list[int], limit: int | None) -> PatchSet:
+    def patches(idx: list[int], limit: int | None, refs: list[FeatureRef] = refs,
+                clip_y: np.ndarray = clip_y) -> PatchSet:
         return PatchSet([refs[i] for i in idx], clip_y[idx], patch_frames=pf, hop=fc.hop,
                         normalizer=norm, max_patches_per_clip=limit, pad=pad,
                         drop_nonfinite=fc.kind == "ina_bands")
 
     seed = fold_seed(recipe.seed, f"{EXPERIMENT}-final", 0)
     rng = np.random.default_rng(seed)
-    train = patches(train_idx, protocol.max_patches_per_clip)
+    if recipe.training.augment.copies:
+        train_refs, train_y, _, train_sel = with_augmented_copies(
+            train_idx, clips=clips, refs=refs, clip_y=clip_y, balance_keys=[c.label for c in clips],
+            cache=cache or FeatureCache(None), feature_config=fc, config=recipe.training.augment,
+            desc="final model: augmented copies")
+        train = patches(train_sel, protocol.max_patches_per_clip, train_refs, train_y)
+    else:
+        train = patches(train_idx, protocol.max_patches_per_clip)
     val = patches(val_idx, None) if val_idx else None
     if protocol.balance:
         train = train.balanced(rng=rng)
@@ -795,7 +805,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         model, norm, final = _final_model(
             prepared=prepared, labels=labels, fc=plan.fc, recipe=recipe, protocol=protocol,
             factory=plan.factory, normalizer=plan.normalizer, strategy=strategy, epochs=epochs,
-            say=say)
+            say=say, cache=cache)
         final["settings"] = final_settings
         if epochs_why:
             final["epochs_from_cv"] = epochs_why
@@ -866,6 +876,9 @@ def describe_recipe(recipe: Recipe, *, arch: str, features: str,
         bits.append(f"normalizer {kind} (auto)")
     if t.gain_jitter_db:
         bits.append(f"gain jitter {t.gain_jitter_db:g} dB")
+    if t.augment.copies:
+        bits.append(f"{t.augment.copies} augmented cop{'ies' if t.augment.copies != 1 else 'y'} "
+                    f"per training clip")
     return "; ".join(bits)
 
 

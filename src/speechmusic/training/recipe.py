@@ -166,6 +166,8 @@ class Recipe:
         data = self.to_dict()
         for section, key in VOLATILE:
             data.get(section, {}).pop(key, None)
+        if not self.training.augment.copies:  # off: as folders written before it existed
+            data.get("training", {}).pop("augment", None)
         if self.protocol.test_fraction is not None:
             # Fold k tests on block k whatever the number of folds: more folds add to fewer.
             data["protocol"].pop("n_folds", None)

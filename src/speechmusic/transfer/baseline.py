@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from speechmusic.audio import load_audio
 from speechmusic.data.manifest import Clip
 from speechmusic.errors import (
     AudioTooShortError,
@@ -79,12 +80,24 @@ class EmbeddingCache(FeatureCache):
         base = super().key(clip, config)
         return hashlib.sha256((base + self._identity).encode()).hexdigest()[:32]
 
-    def extract(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
-        if self.audio is None:
+    def signal_rate(self, config: FeatureConfig) -> int:
+        return int(self.embedder.sample_rate)
+
+    def load_signal(self, clip: Clip, config: FeatureConfig) -> np.ndarray:
+        if self.audio is not None:
+            return self.audio.load(clip, self.embedder.sample_rate)
+        return load_audio(clip.path, sr=self.embedder.sample_rate, offset=clip.start or 0.0,
+                          duration=clip.duration)
+
+    def extract(self, clip: Clip, config: FeatureConfig,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        if self.audio is None and transform is None:
             emb, _ = self.embedder.embed_file(clip.path, offset=clip.start or 0.0,
                                               duration=clip.duration)
         else:
-            audio = self.audio.load(clip, self.embedder.sample_rate)
+            audio = self.load_signal(clip, config)
+            if transform is not None:
+                audio = transform(audio)
             try:
                 emb, _ = self.embedder.embed(audio)
             except (EmptyAudioError, AudioTooShortError) as exc:
