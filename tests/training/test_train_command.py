@@ -450,7 +450,10 @@ def test_augmented_copies_train_the_folds_and_the_final_model(trained, by_subfol
     out = tmp_path / "aug"
     assert main(["train", str(by_subfolder), "-o", str(out), "--cache-dir", str(shared_cache), *TINY,
                  "--set", "training.augment.copies=1", "--set", "training.augment.p_clipping=1"]) == 0
-    assert "1 augmented copy per training clip" in capsys.readouterr().out
+    console = capsys.readouterr().out
+    assert "1 augmented copy per training clip" in console
+    assert "fold 1/2 (fold_0): " in console and " augmented copies (" in console
+    assert "final model: 16 augmented copies (" in console
     record = json.loads((out / "train.json").read_text())
     plain = json.loads((trained[0] / "train.json").read_text())
     assert record["settings"]["recipe"]["training"]["augment"]["copies"] == 1
@@ -460,4 +463,6 @@ def test_augmented_copies_train_the_folds_and_the_final_model(trained, by_subfol
     fold_plain = json.loads((trained[0] / "cv" / "experiments" / "engine" / "fold_0" / "metrics.json")
                             .read_text())
     assert sum(fold["patches"]["train"]) == 2 * sum(fold_plain["patches"]["train"])
+    assert fold["augmented"]["copies"] == fold["clips"]["train"]
+    assert record["final"]["augmented"]["copies"] == 16
     assert fold["patches"]["test"] == fold_plain["patches"]["test"]

@@ -23,6 +23,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -479,16 +480,21 @@ def cross_validate(
 def with_augmented_copies(train: Sequence[int], *, clips: Manifest, refs: list[FeatureRef],
                           clip_y: np.ndarray, balance_keys: list[Any], cache: FeatureCache,
                           feature_config: FeatureConfig, config: AugmentConfig,
-                          desc: str) -> tuple[list[FeatureRef], np.ndarray, list[Any], list[int]]:
+                          desc: str) -> tuple[list[FeatureRef], np.ndarray, list[Any], list[int],
+                                              dict[str, Any]]:
     """The training clips ``train`` and their augmented copies (:mod:`.augment`), as
-    ``(refs, clip_y, balance_keys, training indices)`` over ``refs`` extended by the copies: a
-    copy has its clip's label and balancing key."""
+    ``(refs, clip_y, balance_keys, training indices, info)`` over ``refs`` extended by the
+    copies (a copy has its clip's label and balancing key); ``info``: how many copies, how many
+    computed rather than read from the cache, in how many seconds."""
+    start, computed = time.perf_counter(), cache.stats.extracted
     extra, source = augmented_refs(clips, train, cache=cache, feature_config=feature_config,
                                    config=config, desc=desc)
+    info = {"copies": len(extra), "computed": cache.stats.extracted - computed,
+            "seconds": round(time.perf_counter() - start, 2)}
     n = len(refs)
     return ([*refs, *extra], np.concatenate([clip_y, clip_y[np.asarray(source, dtype=np.int64)]]),
             [*balance_keys, *(balance_keys[i] for i in source)],
-            [*train, *range(n, n + len(extra))])
+            [*train, *range(n, n + len(extra))], info)
 
 
 def _patchset(indices: Iterable[int], *, refs: list[FeatureRef], clip_y: np.ndarray,
@@ -527,13 +533,13 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
     val, _ = _patchset(split.val, limit=None, **common)  # all of them: a steadier stopping signal
     test, test_clips = _patchset(split.test, limit=None, **common)
     if training.augment.copies:
-        train_refs, train_y, train_keys, train_sel = with_augmented_copies(
+        train_refs, train_y, train_keys, train_sel, augmented = with_augmented_copies(
             train_idx, clips=clips, refs=refs, clip_y=clip_y, balance_keys=balance_keys,
             cache=cache or FeatureCache(None), feature_config=feature_config,
             config=training.augment, desc=f"{name} fold {split.fold}: augmented copies".strip())
         common.update(refs=train_refs, clip_y=train_y, balance_keys=train_keys)
     else:
-        train_sel = split.train
+        train_sel, augmented = split.train, None
     train, _ = _patchset(train_sel, limit=protocol.max_patches_per_clip, **common)
     if protocol.balance:
         train = train.balanced(rng=rng)
@@ -600,6 +606,7 @@ def _run_fold(*, split: Split, clips: Manifest, refs: list[FeatureRef], clip_y: 
         "train_shares": dict(sorted(shares.items())),
         "clips": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         "fit": {k: v for k, v in result.to_dict().items() if k != "history"},
+        **({"augmented": augmented} if augmented is not None else {}),
     })
     atomic_write_json(fold_dir / METRICS_FILE, metrics)  # last: marks the fold as done
     log.info("%s fold %d: frame acc %.4f, file acc %.4f (%d epochs, best %d)", name, split.fold,

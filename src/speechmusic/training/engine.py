@@ -306,6 +306,13 @@ def _epoch_line(stage: str, e: EpochLog, max_epochs: int) -> str:
 # ----------------------------------------------------------------------------- the final model
 
 
+def _augmented_text(info: dict[str, Any]) -> str:
+    """``"366 augmented copies (120 computed, 14 s)"``."""
+    n = info.get("copies", 0)
+    return (f"{n} augmented cop{'ies' if n != 1 else 'y'} ({info.get('computed', 0)} computed, "
+            f"{info.get('seconds', 0):.0f} s)")
+
+
 def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig, recipe: Recipe,
                  protocol: Any, factory: Callable[[FoldContext], nn.Module],
                  normalizer: str | FeatureNormalizer | None, strategy: str, epochs: int | None,
@@ -338,13 +345,14 @@ def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig
     seed = fold_seed(recipe.seed, f"{EXPERIMENT}-final", 0)
     rng = np.random.default_rng(seed)
     if recipe.training.augment.copies:
-        train_refs, train_y, _, train_sel = with_augmented_copies(
+        train_refs, train_y, _, train_sel, augmented = with_augmented_copies(
             train_idx, clips=clips, refs=refs, clip_y=clip_y, balance_keys=[c.label for c in clips],
             cache=cache or FeatureCache(None), feature_config=fc, config=recipe.training.augment,
             desc="final model: augmented copies")
+        say(f"final model: {_augmented_text(augmented)}")
         train = patches(train_sel, protocol.max_patches_per_clip, train_refs, train_y)
     else:
-        train = patches(train_idx, protocol.max_patches_per_clip)
+        train, augmented = patches(train_idx, protocol.max_patches_per_clip), None
     val = patches(val_idx, None) if val_idx else None
     if protocol.balance:
         train = train.balanced(rng=rng)
@@ -365,8 +373,8 @@ def _final_model(*, prepared: PreparedData, labels: list[str], fc: FeatureConfig
                  gain_direction=direction)
     info = {"strategy": strategy, "why": FINAL_WHY[strategy], "clips": len(train_idx),
             "validation_clips": len(val_idx), "patches": len(train),
-            "max_epochs": training.max_epochs, **{k: v for k, v in result.to_dict().items()
-                                                  if k != "history"},
+            "max_epochs": training.max_epochs, **({"augmented": augmented} if augmented else {}),
+            **{k: v for k, v in result.to_dict().items() if k != "history"},
             "history": result.to_dict()["history"]}
     return model, norm, info
 
@@ -636,9 +644,10 @@ def _run_cv(*, data: TrainingData, plan: _Plan, recipe: Recipe, protocol: Any, r
 
     def on_fold_end(fold: int, m: dict[str, Any]) -> None:
         f = m.get("fit") or {}
+        augmented = f"; {_augmented_text(m['augmented'])}" if m.get("augmented") else ""
         say(f"{which(fold)} (fold_{fold}): frame acc {_pct(m['frame']['accuracy'])}, file acc "
             f"{_pct(m['file']['accuracy'])} ({f.get('epochs_run', '?')} epochs, best "
-            f"{f.get('best_epoch', '?')}, {f.get('seconds', 0):.0f} s)")
+            f"{f.get('best_epoch', '?')}, {f.get('seconds', 0):.0f} s{augmented})")
 
     result = cross_validate(
         data.manifest, labels=list(data.classes), feature_config=plan.fc,
