@@ -14,7 +14,12 @@ from speechmusic.data.manifest import Clip, Manifest
 from speechmusic.data.mixing import loudness
 from speechmusic.errors import ConfigError
 from speechmusic.features import FeatureConfig
-from speechmusic.training.augment import augment_signal, augmented_refs, noise_partner
+from speechmusic.training.augment import (
+    augment_signal,
+    augmented_refs,
+    noise_partner,
+    noise_recordings,
+)
 from speechmusic.training.cache import FeatureCache
 from speechmusic.training.config import AugmentConfig, TrainConfig, training_differences
 from speechmusic.training.schema import from_dict, to_dict
@@ -70,30 +75,59 @@ def _clips(tmp_path: Path) -> Manifest:
     return Manifest(clips)
 
 
-def test_noise_partners_come_from_the_allowed_clips_never_the_own_group(tmp_path):
+def test_noise_partners_come_from_the_candidates_never_the_own_group(tmp_path):
     clips = _clips(tmp_path)
-    noise = [i for i, c in enumerate(clips) if c.label == "noise"]
+    noise = [c for c in clips if c.label == "noise"]
     cfg = AugmentConfig(copies=3)
-    everything = set(range(len(clips)))
-    for i, clip in enumerate(clips):
+    for clip in clips:
         for copy in range(3):
-            got = noise_partner(clips, i, copy, noise_clips=noise, allowed=everything, config=cfg)
+            got = noise_partner(clip, copy, candidates=noise, config=cfg)
             if clip.label == "noise":
                 assert got is None
                 continue
             assert got in noise
-            # Taking the first choice away gives another allowed one; allowing only the first
-            # keeps it (the ranking does not depend on what is allowed).
-            others = everything - {got}
-            second = noise_partner(clips, i, copy, noise_clips=noise, allowed=others, config=cfg)
-            assert second in noise and second != got
-            assert noise_partner(clips, i, copy, noise_clips=noise, allowed={got}, config=cfg) == got
-    # Never a clip of the same group (here: a noise clip copied is given none; a speech clip
-    # whose only allowed noise shares its group gets none).
-    shared = Manifest([Clip(id="s", path=clips[0].path, label="speech", group="g"),
-                       Clip(id="n", path=clips[8].path, label="noise", group="g")])
-    assert noise_partner(shared, 0, 0, noise_clips=[1], allowed={0, 1}, config=cfg) is None
-    assert noise_partner(clips, 0, 0, noise_clips=noise, allowed=set(), config=cfg) is None
+            # Without the first choice another one; with it among fewer candidates, the same
+            # (a candidate's rank does not depend on the others).
+            second = noise_partner(clip, copy, candidates=[n for n in noise if n is not got], config=cfg)
+            assert second in noise and second is not got
+            assert noise_partner(clip, copy, candidates=[got, second], config=cfg) is got
+    # Never a recording of the clip's own group.
+    mate = Clip(id="n", path=clips[8].path, label="noise", group=clips[0].group)
+    assert noise_partner(clips[0], 0, candidates=[mate], config=cfg) is None
+    assert noise_partner(clips[0], 0, candidates=[], config=cfg) is None
+
+
+def test_noise_recordings_from_folders_and_files(tmp_path):
+    (tmp_path / "n" / "sub").mkdir(parents=True)
+    for name in ("n/a.wav", "n/sub/b.flac", "c.wav"):
+        sf.write(tmp_path / name, _noise(0.5, 1), SR)
+    (tmp_path / "n" / "notes.txt").write_text("not audio")
+    got = noise_recordings([tmp_path / "n", tmp_path / "c.wav"], label="noise")
+    assert [Path(c.path).name for c in got] == ["a.wav", "b.flac", "c.wav"]
+    assert {c.label for c in got} == {"noise"} and len({c.group for c in got}) == 3
+    with pytest.raises(ConfigError, match="neither a folder nor a file"):
+        noise_recordings([tmp_path / "missing"], label="noise")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no audio file"):
+        noise_recordings([tmp_path / "empty"], label="noise")
+
+
+def test_a_speech_music_task_hears_the_noise_it_is_given(tmp_path):
+    clips = _clips(tmp_path)
+    speech_music = Manifest([c for c in clips if c.label != "noise"])
+    fc = FeatureConfig.from_dict(TINY_FEATURES)
+    heard: list[str] = []
+    cache = FeatureCache(None)
+    load = cache.load_signal
+    cache.load_signal = lambda clip, config: heard.append(clip.id) or load(clip, config)  # type: ignore[method-assign]
+    cfg = AugmentConfig(copies=1, p_noise=1.0, noise=[clips[8].path])
+    augmented_refs(speech_music, list(range(len(speech_music))), cache=cache, feature_config=fc, config=cfg)
+    assert sum(h.startswith("augment-noise:") for h in heard) == len(speech_music)
+    # Without it there is nothing to mix: the copies are only degraded.
+    heard.clear()
+    refs, _ = augmented_refs(speech_music, [0, 1], cache=cache, feature_config=fc,
+                             config=AugmentConfig(copies=1, p_noise=1.0))
+    assert len(refs) == 2 and not any(h.startswith("augment-noise:") for h in heard)
 
 
 def test_copies_are_cached_and_only_training_noise_is_heard(tmp_path):

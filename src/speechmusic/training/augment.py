@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from speechmusic.data.manifest import Manifest
+from speechmusic.data.manifest import Clip, Manifest
 from speechmusic.data.mixing import (
     band_limit,
     clip_distort,
@@ -31,13 +33,13 @@ from speechmusic.data.mixing import (
     reverberate,
     set_loudness_difference,
 )
-from speechmusic.errors import AudioError, SpeechMusicError
+from speechmusic.errors import AudioError, ConfigError, SpeechMusicError
 from speechmusic.features import FeatureConfig
 from speechmusic.progress import progress
 from speechmusic.training.cache import FeatureCache, FeatureRef
 from speechmusic.training.config import AugmentConfig
 
-__all__ = ["augment_signal", "augmented_refs", "noise_partner"]
+__all__ = ["augment_signal", "augmented_refs", "noise_partner", "noise_recordings"]
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +98,36 @@ def augment_signal(x: np.ndarray, *, rate: int, config: AugmentConfig, rng: np.r
     return np.ascontiguousarray(y, dtype=np.float32), effects
 
 
-def noise_partner(clips: Manifest, index: int, copy: int, *, noise_clips: Sequence[int],
-                  allowed: set[int], config: AugmentConfig) -> int | None:
-    """The noise clip mixed under copy ``copy`` of clip ``index``: of ``noise_clips`` (indices
-    of every clip of class ``config.noise_label``), ranked by a hash of (seed, clip, copy, noise
-    clip), the first in ``allowed`` (the training clips) and not of the clip's own group.
-    ``None`` for a noise clip itself (noise under noise is still noise) or when there is none.
-    The ranking does not depend on ``allowed``: splits that both allow a clip's first choice
-    give it the same one."""
-    clip = clips[index]
+def noise_partner(clip: Clip, copy: int, *, candidates: Sequence[Clip],
+                  config: AugmentConfig) -> Clip | None:
+    """The noise recording mixed under copy ``copy`` of ``clip``: of ``candidates`` (the noise
+    recordings it may hear), ranked by a hash of (seed, clip, copy, candidate), the first not of
+    the clip's own group. ``None`` for a clip of the noise class itself (noise under noise is
+    still noise) or when there is none. A candidate's rank does not depend on the others: splits
+    that both allow a clip's first choice give it the same one (and share the cached copy)."""
     if clip.label == config.noise_label:
         return None
-    ranked = sorted(noise_clips, key=lambda j: _stable(f"{config.seed}|{clip.id}|{copy}|{clips[j].id}"))
-    return next((j for j in ranked if j in allowed and clips[j].group != clip.group), None)
+    ranked = sorted(candidates, key=lambda n: _stable(f"{config.seed}|{clip.id}|{copy}|{n.id}"))
+    return next((n for n in ranked if n.group != clip.group), None)
+
+
+def noise_recordings(paths: Sequence[str | os.PathLike], *, label: str) -> list[Clip]:
+    """The recordings ``augment.noise`` names (folders searched recursively for audio files,
+    sorted; audio files as they are), as clips of class ``label``, each its own group."""
+    from speechmusic.audio import AUDIO_EXTENSIONS
+
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise ConfigError(f"training.augment.noise: {p} is neither a folder nor a file")
+    if paths and not found:
+        raise ConfigError(f"training.augment.noise: no audio file under {', '.join(map(str, paths))}")
+    return [Clip(id=f"augment-noise:{f.resolve()}", path=str(f), label=label,
+                 group=f"augment-noise:{f.resolve()}") for f in found]
 
 
 def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache,
@@ -132,15 +151,12 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
     if config.copies <= 0 or not train:
         return [], []
     train = list(train)
-    in_train = set(train)
-    # Every noise clip of the data, in a fixed order: a copy ranks them all by a hash of (seed,
-    # clip, copy) and takes the first of its fold's training clips, so folds that hold that clip
-    # in training draw the same one (and share the cached copy).
-    noise_clips = sorted((i for i, c in enumerate(clips) if c.label == config.noise_label),
-                         key=lambda i: clips[i].id)
-    if not any(i in in_train for i in noise_clips) and config.p_noise > 0:
-        log.info("%s: no %r clip among the training clips: copies are not mixed with noise",
-                 desc, config.noise_label)
+    # The noise a copy may hear: the training clips of the noise class, and augment.noise's.
+    candidates = [clips[i] for i in train if clips[i].label == config.noise_label]
+    candidates += noise_recordings(config.noise, label=config.noise_label)
+    if not candidates and config.p_noise > 0:
+        log.info("%s: no %r clip among the training clips and no augment.noise: copies are not "
+                 "mixed with noise", desc, config.noise_label)
     rate = cache.signal_rate(feature_config)
     recipe = json.dumps(config.recipe(), sort_keys=True)
     refs: list[FeatureRef] = []
@@ -148,9 +164,7 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
     for i in progress(train, desc=desc, unit="clip", total=len(train)):
         clip = clips[i]
         for copy in range(config.copies):
-            noise_index = noise_partner(clips, i, copy, noise_clips=noise_clips, allowed=in_train,
-                                        config=config)
-            noise_clip = clips[noise_index] if noise_index is not None else None
+            noise_clip = noise_partner(clip, copy, candidates=candidates, config=config)
             try:
                 tag = json.dumps({"augment": recipe, "clip": clip.id, "copy": copy,
                                   "noise": None if noise_clip is None else cache.key(noise_clip, feature_config)},

@@ -172,8 +172,9 @@ class AugmentConfig:
     Each training clip gets ``copies`` copies beside itself, each a function of ``(seed, clip,
     copy)`` and cached like features. In a copy, each with its own probability: a clip of class
     ``noise_label`` from the same training split (never validation or test, never the clip's own
-    group) mixed under it at a loudness difference (clip minus noise, LU, pyloudnorm) drawn from
-    ``snr_db``; reverberation (a synthetic room response, decay time from ``reverb_rt60``);
+    group; ``noise`` adds recordings used for nothing else: folders searched recursively for
+    audio, or audio files, for example noise for a speech/music task) mixed under it at a loudness
+    difference (clip minus noise, LU, pyloudnorm) drawn from ``snr_db``; reverberation (a synthetic room response, decay time from ``reverb_rt60``);
     band-limiting; a codec-like degradation (the speech-over-music mixer's, audiomentations);
     hard clipping of ``clipping_percent`` of the samples. Then it is peak-normalised as the clips
     are. Validation and test clips are never augmented."""
@@ -181,6 +182,7 @@ class AugmentConfig:
     copies: int = 0
     p_noise: float = 0.5
     noise_label: str = "noise"
+    noise: list[str] = field(default_factory=list)
     snr_db: list[float] = field(default_factory=lambda: [0.0, 20.0])
     p_reverb: float = 0.2
     reverb_rt60: list[float] = field(default_factory=lambda: [0.2, 0.9])
@@ -209,8 +211,9 @@ class AugmentConfig:
             raise ConfigError(f"augment.clipping_percent must lie in [0, 100], got {self.clipping_percent}")
 
     def recipe(self) -> dict[str, Any]:
-        """What a copy's content depends on (everything but the number of copies)."""
-        return {k: v for k, v in asdict(self).items() if k != "copies"}
+        """The settings a copy's content depends on besides its clip, index and noise recording
+        (everything but the number of copies and where noise recordings are looked for)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("copies", "noise")}
 
 
 @dataclass
