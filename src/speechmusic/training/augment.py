@@ -10,8 +10,9 @@ conditions on both sides of every class. The degradations are the speech-over-mu
 Each copy is a function of ``(seed, clip, copy index)`` and of the noise clip it was given, and
 its features are cached like the clip's own (:meth:`FeatureCache.derived_ref`), so the folds of
 a cross-validation and the final model share copies wherever they draw the same noise clip. The
-noise clip comes from the fold's training clips only, never from the clip's own group: a
-validation or test recording (or a near-duplicate of the clip) is never heard through a copy.
+noise clip comes from the fold's training clips (or from ``augment.noise``, recordings given for
+nothing else), never from the clip's own group: a validation or test recording (or a
+near-duplicate of the clip) is never heard through a copy.
 """
 
 from __future__ import annotations
