@@ -138,7 +138,8 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
 
     Args:
         clips: the data (``train`` indexes it).
-        train: the training clips: the ones copied, and the only ones whose noise is mixed in.
+        train: the training clips: the ones copied, and (with ``config.noise``'s recordings)
+            the only ones whose noise is mixed in.
         cache: computes and stores the copies' features (as it does the clips').
         feature_config: the input representation.
         config: the augmentation.
