@@ -241,3 +241,23 @@ def test_transfer_without_partial_pretraining_skips_the_transferred_rows(corpus,
     assert rows["DNN_baseline"]["FT"]["status"] == "ok"
     assert "nothing is pre-trained" in rows["VGG-like_Emb"]["note"]
     assert not (tmp_path / "run" / "pretrain").exists()
+
+
+def test_embedding_cache_embeds_augmented_copies_of_the_signal(corpus, tiny_ckpt):
+    # training.augment's copies of an embedding baseline's clips: the transform applies to the
+    # signal at the embedder's rate, before embedding, with or without a protocol.
+    emb = CheckpointEmbedder(tiny_ckpt)
+    clip = Clip(id="m0", path=str(corpus / "src" / "music" / "music0.wav"), label="music",
+                dataset="src", group="m0")
+    from speechmusic.audio import load_audio
+
+    signal = load_audio(clip.path, sr=emb.sample_rate)
+    for cache in (EmbeddingCache(None, emb), EmbeddingCache(None, emb, audio=AudioProtocol(bit_depth=4))):
+        assert cache.signal_rate(cache.config) == emb.sample_rate
+        seen = []
+        ref = cache.derived_ref(clip, cache.config, tag="reversed",
+                                transform=lambda x, seen=seen: seen.append(len(x)) or x[::-1].copy())
+        source = signal if cache.audio is None else quantize(signal, 4)
+        assert seen == [len(source)]
+        assert np.allclose(ref.load(), emb.embed(source[::-1].copy())[0].T, atol=1e-5)
+        assert not np.allclose(ref.load(), cache.features(clip, cache.config), atol=1e-3)
