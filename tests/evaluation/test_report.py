@@ -49,3 +49,18 @@ def test_report_command_and_errors(run_dir, tmp_path, capsys):
     with pytest.raises(ConfigError, match="not a run directory"):
         write_report(tmp_path / "nothing")
     assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_protocol_sentence_names_augmented_copies():
+    from speechmusic.evaluation.report import protocol_text
+
+    base = {"protocol": {"n_folds": 5, "test_fraction": 0.1, "val_fraction": 0.1},
+            "training": {"max_epochs": 10, "patience": 3, "batch_size": 64, "learning_rate": 0.001}}
+    assert "augmented" not in protocol_text(base)
+    assert "augmented" not in protocol_text({**base, "training": {**base["training"],
+                                                                  "augment": {"copies": 0}}})
+    text = protocol_text({**base, "training": {**base["training"], "augment": {
+        "copies": 2, "p_noise": 0.5, "p_reverb": 0.2, "p_band_limit": 0.0, "p_codec": 0.15,
+        "p_clipping": 0.1}}})
+    assert ("2 augmented copies of every training clip (probability of each effect: noise 0.5, "
+            "reverberation 0.2, codec 0.15, clipping 0.1)") in text

@@ -465,4 +465,6 @@ def test_augmented_copies_train_the_folds_and_the_final_model(trained, by_subfol
     assert sum(fold["patches"]["train"]) == 2 * sum(fold_plain["patches"]["train"])
     assert fold["augmented"]["copies"] == fold["clips"]["train"]
     assert record["final"]["augmented"]["copies"] == 16
+    assert "1 augmented copy of every training clip (probability of each effect: noise 0.5" in \
+        (out / "report.md").read_text()
     assert fold["patches"]["test"] == fold_plain["patches"]["test"]

@@ -672,6 +672,14 @@ def protocol_text(config: dict[str, Any] | None) -> str:
                     "down-sampling")
     elif p.get("balance"):
         bits.append("training patches balanced per class")
+    augment = t.get("augment") or {}
+    if augment.get("copies"):
+        n = augment["copies"]
+        effects = [f"{name} {augment[key]:g}" for key, name in (
+            ("p_noise", "noise"), ("p_reverb", "reverberation"), ("p_band_limit", "band-limiting"),
+            ("p_codec", "codec"), ("p_clipping", "clipping")) if augment.get(key)]
+        bits.append(f"{n} augmented cop{'ies' if n != 1 else 'y'} of every training clip (probability "
+                    f"of each effect: {', '.join(effects) or 'none'})")
     audio = [f"{p['unify_sample_rate']} Hz" if p.get("unify_sample_rate") else "",
              f"{p['bit_depth']} bits" if p.get("bit_depth") else ""]
     if any(audio):
