@@ -105,6 +105,7 @@ def degrade(x: np.ndarray, sr: int, condition: str, *, seed: int) -> np.ndarray:
     import audiomentations as A
 
     from speechmusic.data.mixing import apply_frozen, reverberate, set_loudness_difference
+    from speechmusic.errors import SpeechMusicError
 
     kind, _, value = condition.partition(":")
     rng = np.random.default_rng(seed)
@@ -116,7 +117,7 @@ def degrade(x: np.ndarray, sr: int, condition: str, *, seed: int) -> np.ndarray:
         noise = pink_noise(len(x), rng)
         try:
             fg, _, _ = set_loudness_difference(x, noise, difference_db=float(value), sample_rate=sr)
-        except Exception:  # a silent file: left as it is
+        except SpeechMusicError:  # a silent file: nothing to balance, left as it is
             return x
         y = fg + noise
         y = y * np.float32(min(1.0, float(np.max(np.abs(x))) / (float(np.max(np.abs(y))) or 1.0)))

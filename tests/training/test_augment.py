@@ -120,9 +120,15 @@ def test_a_speech_music_task_hears_the_noise_it_is_given(tmp_path):
     cache = FeatureCache(None)
     load = cache.load_signal
     cache.load_signal = lambda clip, config: heard.append(clip.id) or load(clip, config)  # type: ignore[method-assign]
-    cfg = AugmentConfig(copies=1, p_noise=1.0, noise=[clips[8].path])
-    augmented_refs(speech_music, list(range(len(speech_music))), cache=cache, feature_config=fc, config=cfg)
-    assert sum(h.startswith("augment-noise:") for h in heard) == len(speech_music)
+    cfg = AugmentConfig(copies=1, p_noise=1.0, noise=[clips[8].path], **OFF)
+    mixed, source = augmented_refs(speech_music, list(range(len(speech_music))), cache=cache,
+                                   feature_config=fc, config=cfg)
+    # Every copy hears it (p_noise 1, no other effect: a copy differs from its clip by the noise
+    # alone), and it is decoded once for all of them.
+    assert sum(h.startswith("augment-noise:") for h in heard) == 1
+    assert len(mixed) == len(speech_music)
+    assert all(not np.allclose(r.load(), cache.ref(speech_music[i], fc).load(), atol=1e-3)
+               for r, i in zip(mixed, source, strict=True))
     # Without it there is nothing to mix: the copies are only degraded.
     heard.clear()
     refs, _ = augmented_refs(speech_music, [0, 1], cache=cache, feature_config=fc,

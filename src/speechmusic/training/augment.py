@@ -108,8 +108,8 @@ def noise_partner(clip: Clip, copy: int, *, candidates: Sequence[Clip],
     that both allow a clip's first choice give it the same one (and share the cached copy)."""
     if clip.label == config.noise_label:
         return None
-    ranked = sorted(candidates, key=lambda n: _stable(f"{config.seed}|{clip.id}|{copy}|{n.id}"))
-    return next((n for n in ranked if n.group != clip.group), None)
+    allowed = [n for n in candidates if n.group != clip.group]
+    return min(allowed, key=lambda n: _stable(f"{config.seed}|{clip.id}|{copy}|{n.id}"), default=None)
 
 
 def noise_recordings(paths: Sequence[str | os.PathLike], *, label: str) -> list[Clip]:
@@ -163,6 +163,13 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
     recipe = json.dumps(config.recipe(), sort_keys=True)
     refs: list[FeatureRef] = []
     source: list[int] = []
+    decoded: dict[str, np.ndarray] = {}  # noise recordings heard by several copies: decoded once
+
+    def noise_signal(noise_clip: Clip) -> np.ndarray:
+        if noise_clip.id not in decoded:
+            decoded[noise_clip.id] = cache.load_signal(noise_clip, feature_config)
+        return decoded[noise_clip.id]
+
     for i in progress(train, desc=desc, unit="clip", total=len(train)):
         clip = clips[i]
         for copy in range(config.copies):
@@ -174,7 +181,7 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
 
                 def transform(x: np.ndarray, clip_id: str = clip.id, copy: int = copy,
                               noise_clip=noise_clip) -> np.ndarray:
-                    noise = None if noise_clip is None else cache.load_signal(noise_clip, feature_config)
+                    noise = None if noise_clip is None else noise_signal(noise_clip)
                     rng = np.random.default_rng([config.seed, _stable(clip_id), copy])
                     return augment_signal(x, rate=rate, config=config, rng=rng, noise=noise)[0]
 
