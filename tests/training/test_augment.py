@@ -212,3 +212,16 @@ def test_cross_validation_trains_on_copies_and_tests_on_originals(tmp_path):
         assert augmented["patches"]["test"] == plain["patches"]["test"]
     split = json.loads((tmp_path / "cv2" / "fold_0" / "split.json").read_text())
     assert split  # the split itself is the clips' (copies are not clips)
+
+
+def test_an_unreadable_noise_recording_leaves_its_copies_out_and_names_the_file(tmp_path, caplog):
+    clips = _clips(tmp_path)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    speech_music = Manifest([c for c in clips if c.label != "noise"])
+    fc = FeatureConfig.from_dict(TINY_FEATURES)
+    with caplog.at_level("WARNING"):
+        refs, source = augmented_refs(speech_music, [0, 1], cache=FeatureCache(None), feature_config=fc,
+                                      config=AugmentConfig(copies=1, p_noise=1.0, noise=[str(bad)]))
+    assert refs == [] and source == []  # the batch went on past both copies
+    assert sum(str(bad) in r.getMessage() for r in caplog.records) == 2

@@ -188,5 +188,6 @@ def augmented_refs(clips: Manifest, train: Sequence[int], *, cache: FeatureCache
                 refs.append(cache.derived_ref(clip, feature_config, tag=tag, transform=transform))
                 source.append(i)
             except AudioError as exc:
-                log.warning("%s: copy %d of %s left out: %s", desc, copy, clip.path, exc.reason)
+                # str(exc) names the file that failed: the clip or its noise recording
+                log.warning("%s: copy %d of %s left out: %s", desc, copy, clip.path, exc)
     return refs, source
