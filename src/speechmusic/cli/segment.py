@@ -90,7 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "networks; 'overlap': speech and music detected independently (speech "
                         "over music: one tier per class in TextGrid, mirex, Audacity, RTTM and "
                         "JSON; 'speech+music' in csv); 'overlap-fast': the same, about 4x as "
-                        "fast, slightly less accurate; or a model folder written by `speechmusic train` (its "
+                        "fast, slightly less accurate; 'overlap-yamnet': the same network with "
+                        "YAMNet (AudioSet) as a second opinion, the most accurate (needs the "
+                        "embeddings extra); or a model folder written by `speechmusic train` (its "
                         "model.pt), or the path of a checkpoint trained with `speechmusic run`")
     p.add_argument("--gender", action="store_true", help="split speech into female and male")
     p.add_argument("--format", default="csv", choices=FORMATS,

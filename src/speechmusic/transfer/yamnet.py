@@ -28,6 +28,7 @@ import importlib.metadata
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,7 @@ class YamNetEmbedder(Embedder):
         self.embedding_size = int(self._embedding_width)
         self.window = torch.hann_window(_WIN, periodic=True, dtype=torch.float64)
         self.mel = torch.from_numpy(yamnet_mel_matrix())
+        self._scores, self.score_scale, self.score_zero_point = self._score_output(model)
 
     # ------------------------------------------------------------------ the graph
     @staticmethod
@@ -199,6 +201,24 @@ class YamNetEmbedder(Embedder):
             zero = float(numpy_helper.to_array(inits[deq[0].input[2]])) if len(deq[0].input) > 2 else 0.0
         return inp.name, embedding, (scale, zero, dtype)
 
+    def _score_output(self, model: Any) -> tuple[str | None, float, float]:
+        """The class-score output and how to dequantise it into AudioSet logits: the exported
+        graph ends in the classifier's ``Gemm`` (logits, no sigmoid), quantised to uint8 by a
+        ``QuantizeLinear`` in the shipped file."""
+        from onnx import numpy_helper
+
+        g = model.graph
+        names = [o.name for o in g.output if o.name != self._embedding]
+        if not names:
+            return None, 1.0, 0.0
+        inits = {t.name: t for t in g.initializer}
+        producer = next((n for n in g.node if names[0] in n.output), None)
+        if producer is not None and producer.op_type == "QuantizeLinear":
+            scale = float(numpy_helper.to_array(inits[producer.input[1]]))
+            zero = float(numpy_helper.to_array(inits[producer.input[2]])) if len(producer.input) > 2 else 0.0
+            return names[0], scale, zero
+        return names[0], 1.0, 0.0
+
     # ------------------------------------------------------------------ front-end and patches
     def log_mel(self, audio: np.ndarray) -> np.ndarray:
         """YAMNet's log-mel frames ``[frames, 64]`` of a 16 kHz signal (no padding)."""
@@ -217,15 +237,70 @@ class YamNetEmbedder(Embedder):
         starts = np.arange(n) * self.hop_frames
         return np.stack([mel[s:s + _PATCH] for s in starts])
 
-    def _run(self, patches: np.ndarray) -> np.ndarray:
+    def stream_patches(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """:meth:`patches` of the concatenated 16 kHz ``blocks``, in bounded memory: yields
+        ``[k, 96, 64]`` groups of consecutive patches, together equal to ``patches(audio)``."""
+        left = (_WIN + (_PATCH - 1) * _HOP) // 2
+        pending = np.zeros(left, dtype=np.float64)  # samples not yet framed (frame starts on index 0)
+        mel = np.zeros((0, _BANDS), dtype=np.float32)  # frames not yet consumed by a patch
+        first_frame = 0  # absolute index of mel[0]
+        n_emitted = n_samples = 0
+
+        def frames(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            n = 0 if len(samples) < _WIN else 1 + (len(samples) - _WIN) // _HOP
+            if n == 0:
+                return np.zeros((0, _BANDS), dtype=np.float32), samples
+            return self.log_mel(samples[: (n - 1) * _HOP + _WIN]), samples[n * _HOP:]
+
+        def ready(total_frames: int | None) -> Iterator[np.ndarray]:
+            nonlocal mel, first_frame, n_emitted
+            last = first_frame + len(mel)  # frames available: [first_frame, last)
+            stop = n_emitted
+            while stop * self.hop_frames + _PATCH <= last and (total_frames is None or stop < total_frames):
+                stop += 1
+            if stop > n_emitted:
+                starts = np.arange(n_emitted, stop) * self.hop_frames - first_frame
+                yield np.stack([mel[s: s + _PATCH] for s in starts])
+                n_emitted = stop
+                drop = n_emitted * self.hop_frames - first_frame
+                mel, first_frame = mel[drop:], first_frame + drop
+
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float64).reshape(-1)
+            n_samples += block.size
+            new, pending = frames(np.concatenate([pending, block]))
+            mel = np.concatenate([mel, new])
+            yield from ready(None)
+        if n_samples == 0:
+            return
+        n = 1 + (n_samples - 1) // (self.hop_frames * _HOP)
+        needed = ((n - 1) * self.hop_frames + _PATCH - 1) * _HOP + _WIN
+        pad = max(0, needed - left - n_samples)
+        new, pending = frames(np.concatenate([pending, np.zeros(pad)]))
+        mel = np.concatenate([mel, new])
+        yield from ready(n)
+
+    def logits(self, patches: np.ndarray) -> np.ndarray:
+        """AudioSet class logits ``[n, 521]`` (YAMNet's classifier before its sigmoid) of
+        log-mel patches ``[n, 96, 64]``."""
+        if self._scores is None:
+            raise ModelError(f"{self.model_path}: the graph has no class-score output")
+        out = []
+        for i in range(0, len(patches), self.batch_size):
+            (q,) = self.session.run([self._scores], {self._input: self._model_input(patches[i:i + self.batch_size])})
+            out.append((np.asarray(q, dtype=np.float32) - self.score_zero_point) * self.score_scale)
+        return np.concatenate(out) if out else np.zeros((0, 521), dtype=np.float32)
+
+    def _model_input(self, patches: np.ndarray) -> np.ndarray:
         x = patches[:, None]
         if self.input_dtype is not np.float32:
             info = np.iinfo(self.input_dtype)
             q = np.round(x / self.input_scale + self.input_zero_point)
-            x = np.clip(q, info.min, info.max).astype(self.input_dtype)
-        else:
-            x = x.astype(np.float32)
-        (emb,) = self.session.run([self._embedding], {self._input: x})
+            return np.clip(q, info.min, info.max).astype(self.input_dtype)
+        return x.astype(np.float32)
+
+    def _run(self, patches: np.ndarray) -> np.ndarray:
+        (emb,) = self.session.run([self._embedding], {self._input: self._model_input(patches)})
         return np.asarray(emb, dtype=np.float32).reshape(len(patches), -1)
 
     def embed(self, audio: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
