@@ -3,6 +3,7 @@
     .venv/bin/python bench/cv_shared.py                       # real-mix speech vs music
     .venv/bin/python bench/cv_shared.py --data fsdd-librosa   # FSDD digits vs librosa music
     .venv/bin/python bench/cv_shared.py --max-epochs 30 --patience 5 --threads 1
+    .venv/bin/python bench/cv_shared.py --paper-settings         # every network as the paper trains it
 
 Datasets (from ../shared/data; never copied):
 
@@ -18,6 +19,12 @@ random down-sampling; Adam 1e-3, batches of 64; best weights by validation accur
 epoch budget cut down (``--max-epochs``, ``--patience``) and at most ``--max-patches-per-clip``
 training patches per clip, so that it runs in minutes on two CPU cores. Input: the paper's MelSpec.
 Results go to a run directory (``--out``; resumable) and a table is printed.
+
+Each network is trained with its default settings for real data: the ``models`` section of
+``experiments/real-mix.yaml`` (input normaliser, and for INA's network and SwishNet a longer epoch
+budget than ``--max-epochs``/``--patience``, SwishNet with augmented copies and gain jitter).
+``--paper-settings`` trains every network as the paper does (per-feature max-abs inputs, no
+augmentation), within the epoch budget given.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import time
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULTS = Path(__file__).resolve().parents[1] / "experiments" / "real-mix.yaml"
 ARCHS = ["ina", "swishnet", "vgg", "dnn"]
 
 
@@ -71,13 +79,18 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None, help="feature cache (default: the user cache)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config value, e.g. training.gain_jitter_db=12 (repeatable)")
+    parser.add_argument("--paper-settings", action="store_true",
+                        help=f"the paper's settings for every network instead of {DEFAULTS.name}'s models")
     args = parser.parse_args()
 
     from speechmusic.training import load_config, run_config
-    from speechmusic.training.config import apply_overrides, parse_overrides
+    from speechmusic.training.config import apply_overrides, parse_overrides, training_with
 
     if not SHARED.exists():
         raise SystemExit(f"shared data not found at {SHARED}")
+    import yaml
+
+    defaults = (yaml.safe_load(DEFAULTS.read_text(encoding="utf-8")) or {}).get("models") or {}
     out = Path(args.out or f"runs/bench-{args.data}")
     out.mkdir(parents=True, exist_ok=True)
     if args.data == "real-mix":
@@ -91,13 +104,15 @@ def main() -> None:
         "cache_dir": args.cache_dir,
         "datasets": {"data": dataset},
         "tasks": {"binary": {"classes": ["music", "speech"]}},
-        "models": {m: {"name": m, "features": ["melspec"]} for m in args.models},
+        "models": {m: {**({} if args.paper_settings else defaults.get(m, {})), "name": m, "features": ["melspec"]}
+                   for m in args.models},
         "protocol": {"n_folds": args.folds, "max_patches_per_clip": args.max_patches_per_clip, **protocol},
         "training": {"max_epochs": args.max_epochs, "patience": args.patience,
                      "num_threads": args.threads},
         "experiments": [{"datasets": ["data"], "task": "binary", "models": args.models,
                          "name": "{model}-{features}"}],
     }, parse_overrides(args.set)))
+    settings = "the paper's settings" if args.paper_settings else f"models as in {DEFAULTS.name}"
     start = time.perf_counter()
     result = run_config(config, out)
     took = time.perf_counter() - start
@@ -105,12 +120,16 @@ def main() -> None:
     print(f"\n{args.data}: speech vs music, {args.folds}-fold grouped CV, MelSpec, "
           f"max {args.max_epochs} epochs, patience {args.patience}, "
           f"<= {args.max_patches_per_clip} training patches per clip"
+          f"; {settings}"
           f"{''.join('; ' + s for s in args.set)}; {took / 60:.1f} min")
-    print(f"{'model':<10}{'frame acc [%]':>18}{'file acc [%]':>18}{'epochs (mean)':>15}")
+    print(f"{'model':<10}{'frame acc [%]':>18}{'file acc [%]':>18}{'epochs (mean)':>15}{'max / patience':>16}")
     for name, cv in result.experiments.items():
         s = cv.summary
+        arch = name.split('-')[0]
+        budget = training_with(config.training, config.models[arch].training)
         epochs = sum(f["fit"]["epochs_run"] for f in cv.folds) / max(1, len(cv.folds))
-        print(f"{name.split('-')[0]:<10}{_cell(s, 'frame'):>18}{_cell(s, 'file'):>18}{epochs:>15.1f}")
+        print(f"{arch:<10}{_cell(s, 'frame'):>18}{_cell(s, 'file'):>18}{epochs:>15.1f}"
+              f"{f'{budget.max_epochs} / {budget.patience}':>16}")
     print(f"features extracted {result.cache_stats.extracted}, from cache {result.cache_stats.hits}; "
           f"skipped clips {len(result.skipped)}; run directory {out}")
 

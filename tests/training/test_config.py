@@ -161,3 +161,25 @@ def test_training_differences_ignores_settings_left_at_their_defaults():
     assert training_differences(old) == training_differences({**old, "gain_jitter_db": 0.0}) == {"max_epochs": 10}
     assert training_differences({**old, "gain_jitter_db": 20.0}) == {"max_epochs": 10, "gain_jitter_db": 20.0}
     assert training_differences(None) == {}
+
+
+def test_training_with_merges_nested_sections_key_by_key():
+    from speechmusic.training.config import AugmentConfig, TrainConfig, training_with
+
+    base = TrainConfig(max_epochs=30, patience=5, augment=AugmentConfig(copies=2, p_reverb=0.5))
+    got = training_with(base, {"max_epochs": 60, "augment": {"copies": 4}})
+    assert (got.max_epochs, got.patience, got.augment.copies, got.augment.p_reverb) == (60, 5, 4, 0.5)
+    assert training_with(base, {}) is base and base.augment.copies == 2
+
+
+def test_real_mix_config_names_each_networks_settings():
+    """bench/cv_shared.py takes this section as the networks' defaults (README, "Batch norm")."""
+    from speechmusic.training.config import training_with
+
+    cfg = load_config(PAPER.parent / "real-mix.yaml", env={})
+    assert cfg.models["ina"].normalizer == cfg.models["swishnet"].normalizer == "standard"
+    assert cfg.models["vgg"].normalizer == "fit" and not cfg.models["vgg"].training
+    swish = training_with(cfg.training, cfg.models["swishnet"].training)
+    assert (swish.max_epochs, swish.patience, swish.augment.copies, swish.gain_jitter_db) == (60, 15, 4, 6.0)
+    paper = load_config(PAPER, env={})
+    assert all(m.normalizer == "fit" and not m.training for m in paper.models.values())

@@ -239,3 +239,38 @@ def test_a_run_dir_written_before_models_named_their_normalizer_resumes(toy_root
     (run / "config.yaml").write_text(yaml.safe_dump(old))
     more = load_config(data=data, overrides=["protocol.folds=[0, 1]"])
     assert run_config(more, run).experiments["toy-binary-dnn-mel"].trained_folds == [1]
+
+
+def test_a_models_training_overrides_the_runs_for_its_folds_only(toy_root, shared_cache, tmp_path):
+    """``models.NAME.training`` (one architecture's budget or recipe) reaches that model's folds;
+    the other model in the same run keeps the run's ``training``."""
+    data = tiny_config(toy_root, shared_cache, models=["dnn", "vgg"], protocol={"folds": [0]},
+                       training={"max_epochs": 1, "patience": None})
+    data["models"]["dnn"]["training"] = {"max_epochs": 3, "augment": {"copies": 1}}
+    config = load_config(data=data)
+    run_config(config, tmp_path / "run")
+    exps = tmp_path / "run" / "experiments"
+    dnn = json.loads((exps / "toy-binary-dnn-mel" / "fold_0" / "metrics.json").read_text())
+    vgg = json.loads((exps / "toy-binary-vgg-mel" / "fold_0" / "metrics.json").read_text())
+    assert dnn["fit"]["epochs_run"] == 3 and vgg["fit"]["epochs_run"] == 1
+    # one augmented copy beside every training clip: twice the vgg fold's training patches
+    assert sum(dnn["patches"]["train"]) > sum(vgg["patches"]["train"])
+    desc = json.loads((exps / "toy-binary-dnn-mel" / "experiment.json").read_text())
+    assert desc["training"] == {"max_epochs": 3, "augment": {"copies": 1}}
+    assert "training" not in json.loads((exps / "toy-binary-vgg-mel" / "experiment.json").read_text())
+    # the run directory remembers it: another override is another run
+    other = load_config(data=data, overrides=["models.dnn.training.max_epochs=2"])
+    with pytest.raises(Exception, match="different settings"):
+        run_config(other, tmp_path / "run")
+
+
+def test_a_models_training_override_is_checked_when_the_config_loads(toy_root, shared_cache):
+    from speechmusic.errors import ConfigError
+
+    data = tiny_config(toy_root, shared_cache, models=["dnn"])
+    data["models"]["dnn"]["training"] = {"max_epoch": 3}
+    with pytest.raises(ConfigError, match=r"models\.dnn.*training\.max_epoch: unknown key"):
+        load_config(data=data)
+    data["models"]["dnn"]["training"] = {"augment": {"copies": -1}}
+    with pytest.raises(ConfigError, match="augment.copies must be >= 0"):
+        load_config(data=data)

@@ -189,3 +189,32 @@ def test_yamnet_streams_patches_and_gives_audioset_logits():
     steps = (logits / emb.score_scale) + emb.score_zero_point  # whole quantisation steps
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
     np.testing.assert_array_equal(np.concatenate([emb.logits(p[None]) for p in whole]), logits)
+
+
+def test_yamnet_computes_what_the_graph_says_on_every_cpu():
+    """By default YAMNet's quantised graph runs as written (QuantizeLinear / DequantizeLinear, float
+    convolutions), not through onnxruntime's fused int8 kernels, whose results depend on the CPU
+    (16-bit saturation without AVX-512 VNNI: on an AVX2 machine 71 % of these logits moved, by up to
+    5 logits). Reference: onnx's pure-NumPy evaluator of the same graph."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx.reference import ReferenceEvaluator
+
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    try:
+        emb = YamNetEmbedder(hop_seconds=0.48)
+    except WeightsUnavailableError as exc:
+        pytest.skip(str(exc))
+    assert not emb.int8_kernels and emb.describe()["arithmetic"] == "graph as written"
+    model = emb._load_onnx(onnx, emb.model_path)
+    emb._expose_embedding(onnx, model)
+    patches = emb.patches(speech_like(16000, 2.0, seed=3))[:3]
+    scores, embedding = ReferenceEvaluator(model).run([emb._scores, emb._embedding],
+                                                      {emb._input: emb._model_input(patches)})
+    ref = (scores.astype(np.float32) - emb.score_zero_point) * emb.score_scale
+    got = emb.logits(patches)
+    # Float rounding may differ between the evaluators on some CPUs; a quantiser flip moves a
+    # few outputs by whole steps, never most of them.
+    assert (got != ref).mean() <= 0.01, f"{(got != ref).mean():.1%} of the logits differ"
+    np.testing.assert_allclose(emb._run(patches), embedding.reshape(len(patches), -1), atol=0.05)

@@ -128,3 +128,23 @@ def test_paper_config_loads():
     assert config.architectures == ["ina", "vgg", "swishnet"] and config.head_units == 128
     assert config.tasks["ensemble_size"].classes == ["1", "2", "3", "4", "5+"]
     assert config.embedders["openl3"].params["embedding_size"] == 512
+
+
+def test_a_models_training_overrides_reach_its_pretraining_and_baseline_rows(corpus, tiny_ckpt, tmp_path):
+    config = _config(corpus, tiny_ckpt,
+                     models={"vgg": {"name": "vgg", "features": ["tiny"], "training": {"max_epochs": 3, "patience": None}},
+                             "dnn": {"name": "dnn", "features": ["tiny"], "training": {"max_epochs": 1}}},
+                     embedders={}, targets=[{"name": "lh", "title": "Low vs high", "datasets": ["tgt"],
+                                             "task": "lh"}], strategies=["frozen"])
+    run = tmp_path / "run"
+    run_transfer(config, run)
+
+    def epochs(path):
+        return json.loads((run / path / "fold_0" / "metrics.json").read_text())["fit"]["epochs_run"]
+
+    assert epochs("pretrain/vgg") == 3  # the vgg model's own budget
+    assert epochs("experiments/lh-vgg-orig") == 3
+    assert epochs("experiments/lh-dnn-baseline") == 1
+    assert epochs("experiments/lh-vgg-emb-frozen") == 2  # a transfer head: the run's training
+    desc = json.loads((run / "experiments" / "lh-dnn-baseline" / "experiment.json").read_text())
+    assert desc["training"] == {"max_epochs": 1}

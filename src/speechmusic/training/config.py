@@ -84,17 +84,22 @@ class ModelSpec:
     """An architecture of the model registry, its keyword arguments, the input representations
     (names in ``features`` or presets) it is run with, and how its input is normalised
     (``normalizer``, one of :data:`NORMALIZERS`; ``fit``, the paper's: per feature, zero mean,
-    into [-1, 1], fitted on each fold's training clips)."""
+    into [-1, 1], fitted on each fold's training clips). ``training``: overrides of the run's
+    ``training`` section for this model's experiments (``augment`` merged key by key), for an
+    architecture that needs another budget or recipe than the others in the same run; empty: the
+    run's settings."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     features: list[str] = field(default_factory=lambda: ["melspec"])
     normalizer: str = "fit"
+    training: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.normalizer not in NORMALIZERS:
             raise ConfigError(f"model {self.name!r}: normalizer must be one of {list(NORMALIZERS)}, "
                               f"got {self.normalizer!r}")
+        training_with(TrainConfig(), self.training, where=f"model {self.name!r}: training")
 
 
 def training_differences(section: dict[str, Any] | None) -> dict[str, Any]:
@@ -214,6 +219,17 @@ class AugmentConfig:
         """The settings a copy's content depends on besides its clip, index and noise recording
         (everything but the number of copies and where noise recordings are looked for)."""
         return {k: v for k, v in asdict(self).items() if k not in ("copies", "noise")}
+
+
+def training_with(base: TrainConfig, overrides: dict[str, Any] | None, *, where: str = "training") -> TrainConfig:
+    """``base`` with ``overrides`` (a partial ``training`` mapping, as :attr:`ModelSpec.training`
+    holds; a nested mapping such as ``augment`` is merged key by key), validated as a whole."""
+    if not overrides:
+        return base
+    data = to_dict(base)
+    for key, value in overrides.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
+    return from_dict(TrainConfig, data, path=where)
 
 
 @dataclass
@@ -419,6 +435,8 @@ class Experiment:
                "classes": self.task.classes, "model": self.model_name, "arch": self.model.name,
                "model_params": self.model.params, "normalizer": self.model.normalizer,
                "features": self.features_name, "feature_config": self.features.to_dict()}
+        if self.model.training:
+            out["training"] = dict(self.model.training)
         if self.embedder is not None:
             out["embedder"] = {k: v for k, v in to_dict(self.embedder).items() if k != "weights"}
         return out

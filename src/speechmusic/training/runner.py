@@ -45,6 +45,7 @@ from speechmusic.training.config import (
     expand_experiments,
     protocol_differences,
     training_differences,
+    training_with,
     unresolved,
 )
 from speechmusic.training.cv import (
@@ -114,8 +115,9 @@ def _strip_volatile(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("embedders"), dict):  # where the weights lie is not what they are
         out["embedders"] = {n: {k: v for k, v in (e or {}).items() if k != "weights"}
                             for n, e in out["embedders"].items()}
-    if isinstance(out.get("models"), dict):  # written before a model named its normaliser
-        out["models"] = {n: {k: v for k, v in (m or {}).items() if not (k == "normalizer" and v == "fit")}
+    if isinstance(out.get("models"), dict):  # written before a model named its normaliser or training
+        out["models"] = {n: {k: v for k, v in (m or {}).items()
+                             if not (k == "normalizer" and v == "fit") and not (k == "training" and not v)}
                          for n, m in out["models"].items()}
     # Sections that did not exist when older run directories were written, at their defaults.
     for key, default in (("embedders", {}), ("head_units", 128)):
@@ -330,7 +332,8 @@ def run_config(config: RunConfig, run_dir: str | os.PathLike, *, only: list[str]
             cv = cross_validate(
                 manifest, labels=list(exp.task.classes), feature_config=fc,
                 model_factory=factory, out_dir=out_dir, protocol=config.protocol,
-                training=config.training, cache=fcache, prepared=prepared[key], seed=config.seed,
+                training=training_with(config.training, exp.model.training), cache=fcache,
+                prepared=prepared[key], seed=config.seed,
                 normalizer=normalizer, name=exp.name, features_name=features_name,
                 checkpoint_extra={"datasets": exp.dataset_names, "task": exp.task_name, **extra},
                 on_fold_end=(lambda fold, m, _n=exp.name: on_fold_end(_n, fold, m)) if on_fold_end else None)

@@ -70,7 +70,7 @@ from speechmusic.training import (
     experiment_manifest,
     extract_features,
 )
-from speechmusic.training.config import protocol_differences, training_differences
+from speechmusic.training.config import protocol_differences, training_differences, training_with
 from speechmusic.training.cv import AudioProtocol, check_splittable, protocol_cache
 from speechmusic.training.runner import (
     SkippedExperiment,
@@ -264,7 +264,7 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
         cv = cross_validate(
             source, labels=list(config.tasks[config.pretrain.task].classes), feature_config=fc,
             model_factory=_registry_factory(spec), out_dir=out, protocol=protocol,
-            training=config.pretrain.training or config.training, cache=cache,
+            training=training_with(config.pretrain.training or config.training, spec.training), cache=cache,
             prepared=prepare("pretrain", source, fc, cache, fname), seed=config.seed,
             name=f"pretrain-{arch}", features_name=fname, normalizer=spec.normalizer,
             checkpoint_extra={"stage": "pretrain", "datasets": sources})
@@ -284,7 +284,8 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
         def run_row(row: str, *, model_factory: Callable[[FoldContext], Any], fc: FeatureConfig,
                     fcache: FeatureCache, features_name: str, normalizer: Any, model: str, arch: str,
                     column: str, strategy: str | None, source_desc: Any, extra: dict[str, Any],
-                    feature_desc: dict[str, Any] | None = None, target: Any = target,
+                    feature_desc: dict[str, Any] | None = None, training: dict[str, Any] | None = None,
+                    target: Any = target,
                     manifest: Manifest = manifest, classes: list[str] = classes) -> None:
             name = f"{target.name}-{row}"
             out = run_dir / "experiments" / name
@@ -292,6 +293,8 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             desc = _describe(name=name, target=target, classes=classes, model=model, arch=arch,
                              features=features_name, feature_config=feature_desc or fc.to_dict(),
                              row=row, column=column, strategy=strategy, source=source_desc)
+            if training:
+                desc["training"] = dict(training)
             old = out / "experiment.json"
             if old.is_file():
                 desc["seconds"] = json.loads(old.read_text(encoding="utf-8")).get("seconds")
@@ -299,7 +302,8 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             t0 = time.perf_counter()
             cv = cross_validate(
                 data.manifest, labels=classes, feature_config=fc, model_factory=model_factory,
-                out_dir=out, protocol=config.protocol, training=config.training, cache=fcache,
+                out_dir=out, protocol=config.protocol, training=training_with(config.training, training),
+                cache=fcache,
                 prepared=data, normalizer=normalizer, seed=config.seed, name=name,
                 features_name=features_name,
                 checkpoint_extra={"stage": "transfer", "target": target.name, **extra})
@@ -329,7 +333,8 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             run_row(f"{arch}-orig", model_factory=_registry_factory(spec),
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
                     features_name=spec.features[0], normalizer=spec.normalizer, model=f"{arch}_orig",
-                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
+                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={},
+                    training=spec.training)
         for ename, base in baselines.items():
             run_row(f"{ename}-emb", model_factory=base.model_factory(),
                     fc=base.feature_config, fcache=base.cache, features_name=base.features_name,
@@ -342,7 +347,8 @@ def run_transfer(config: TransferConfig, run_dir: str | os.PathLike, *,
             run_row(f"{base}-baseline", model_factory=_registry_factory(spec),
                     fc=rc.feature_config(spec.features[0]), fcache=cache,
                     features_name=spec.features[0], normalizer=spec.normalizer, model=f"{base}_baseline",
-                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={})
+                    arch=spec.name, column="FT", strategy=None, source_desc=None, extra={},
+                    training=spec.training)
         write_skipped(run_dir, result.skipped)
 
     result.table = table2_rows(run_dir, config, targets=[t.name for t in targets],

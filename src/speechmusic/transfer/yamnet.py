@@ -90,10 +90,18 @@ class YamNetEmbedder(Embedder):
         hop_seconds: spacing of the patch centres; a multiple of 10 ms.
         batch_size: patches per onnxruntime call.
         num_threads: onnxruntime intra-op threads (default: its own choice).
+        int8_kernels: let onnxruntime fuse the quantised graph into its int8 kernels (about 2x
+            faster). Off by default because their results depend on the CPU: on x86 CPUs without
+            AVX-512 VNNI they multiply with 16-bit saturation, and on an AVX2-only AMD EPYC the
+            logits of a speech recording came out up to ~80 apart from the graph's own arithmetic
+            (``bench/yamnet_numerics.py``), which cost the ``overlap-yamnet`` engine .02 of speech F
+            there. By default the graph runs unoptimised: every QuantizeLinear / DequantizeLinear
+            pair as written, the convolutions in float, the same results on every CPU (to float
+            rounding), and what onnxruntime's exact int8 path computes on CPUs with VNNI.
     """
 
     def __init__(self, *, model_path: str | os.PathLike | None = None, hop_seconds: float = 0.48,
-                 batch_size: int = 64, num_threads: int | None = None) -> None:
+                 batch_size: int = 64, num_threads: int | None = None, int8_kernels: bool = False) -> None:
         try:
             import onnx
             import onnxruntime as ort
@@ -116,6 +124,9 @@ class YamNetEmbedder(Embedder):
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = int(num_threads)
+        self.int8_kernels = bool(int8_kernels)
+        if not self.int8_kernels:  # see the class docstring: results that do not depend on the CPU
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
             self.session = ort.InferenceSession(model.SerializeToString(), options,
                                                 providers=["CPUExecutionProvider"])
@@ -314,4 +325,6 @@ class YamNetEmbedder(Embedder):
         st = self.model_path.stat()
         return {**super().describe(), "kind": "yamnet",
                 "model": {"path": str(self.model_path.resolve()), "size": st.st_size},
-                "input_dtype": np.dtype(self.input_dtype).name}
+                "input_dtype": np.dtype(self.input_dtype).name,
+                # Part of every embedding cache key: the two ways of running the graph differ.
+                "arithmetic": "onnxruntime int8 kernels" if self.int8_kernels else "graph as written"}
