@@ -122,8 +122,9 @@ class YamNetEmbedder(Embedder):
         self._input, self._embedding, quant = self._expose_embedding(onnx, model)
         self.input_scale, self.input_zero_point, self.input_dtype = quant
         options = ort.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = int(num_threads)
+        self.num_threads = int(num_threads) if num_threads else None
+        if self.num_threads:
+            options.intra_op_num_threads = self.num_threads
         self.int8_kernels = bool(int8_kernels)
         if not self.int8_kernels:  # see the class docstring: results that do not depend on the CPU
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
