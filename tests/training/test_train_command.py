@@ -22,7 +22,7 @@ from speechmusic.training.calibration import (
 from speechmusic.training.owndata import collect_training_data, name_group
 from speechmusic.training.recipe import list_recipes, load_recipe
 
-from ..conftest import music_like, speech_like
+from ..conftest import music_like, speech_like, yamnet_or_skip
 from .conftest import SR, TINY_FEATURES
 
 #: A tiny DNN on small log-mel patches, two folds testing on a quarter each, two epochs.
@@ -468,3 +468,92 @@ def test_augmented_copies_train_the_folds_and_the_final_model(trained, by_subfol
     assert "1 augmented copy of every training clip (probability of each effect: noise 0.5" in \
         (out / "report.md").read_text()
     assert fold["patches"]["test"] == fold_plain["patches"]["test"]
+
+
+# ------------------------------------------------------------------------- a classifier on YAMNet
+def test_yamnet_recipe_and_its_rules(tmp_path):
+    r = load_recipe("yamnet")
+    assert (r.embedder, r.init, r.trainable) == ("yamnet", None, "full")
+    assert r.embedder_params == {"hop_seconds": 0.48} and r.training.augment.copies == 2
+    # on the default recipe, naming the embedder drops INA's start (and the other way round)
+    r = load_recipe("default", overrides=["embedder=yamnet"])
+    assert (r.embedder, r.init, r.trainable) == ("yamnet", None, "full")
+    r = load_recipe("yamnet", overrides=["model=vgg"])
+    assert (r.embedder, r.model) == (None, "vgg")
+    assert load_recipe("yamnet", overrides=["init=ina:sm", "trainable=frozen"]).embedder is None
+    with pytest.raises(ConfigError, match="embedder must be one of"):
+        load_recipe("yamnet", overrides=["embedder=openl3"])
+    mine = tmp_path / "both.yaml"
+    mine.write_text("embedder: yamnet\ninit: ina:sm\n")
+    with pytest.raises(ConfigError, match="exclude each other"):
+        load_recipe(mine)
+    # model folders written before the key existed keep resuming
+    assert "embedder" not in load_recipe("default").settings()
+    assert load_recipe("yamnet").settings()["embedder"] == "yamnet"
+
+
+@pytest.fixture(scope="module")
+def yamnet_trained(by_subfolder, tmp_path_factory, shared_cache) -> Path:
+    yamnet_or_skip()
+    out = tmp_path_factory.mktemp("yamnet-engine") / "model"
+    rc = main(["train", str(by_subfolder), "-o", str(out), "--cache-dir", str(shared_cache), "-q",
+               "--recipe", "yamnet", "--set", "training.max_epochs=3", "--set", "training.num_threads=1",
+               "--set", "training.augment.copies=1",  # copies through the embedder too
+               "--set", "protocol.test_fraction=0.25", "--set", "protocol.val_fraction=0.25",
+               "--folds", "2"])
+    assert rc == 0
+    return out
+
+
+def test_yamnet_engine_segments_as_its_embeddings_say(yamnet_trained, tmp_path):
+    """The segmenter's probabilities are the classifier's on the embeddings of the whole signal
+    (each 20 ms point taking the frame centred nearest), whatever the decoding blocks, from a
+    file or an array."""
+    from speechmusic.audio import load_audio
+    from speechmusic.models import load_checkpoint
+    from speechmusic.segment import Segmenter
+    from speechmusic.segment.segmenter import GRID_SECONDS
+    from speechmusic.transfer.yamnet import YamNetEmbedder
+
+    ckpt = load_checkpoint(yamnet_trained / "model.pt")
+    assert ckpt.extra["input"] == "embeddings" and ckpt.extra["embedder_spec"]["kind"] == "yamnet"
+    record = json.loads((yamnet_trained / "train.json").read_text())
+    assert record["model"]["arch"] == "mlp_head" and record["cv"]["n_folds"] == 2
+    assert record["final"]["augmented"]["copies"] > 0
+    assert record["model"]["feature_kind"] == "yamnet embeddings, one every 0.48 s"
+    audio = np.concatenate([speech_like(SR, 3.0, seed=5), music_like(SR, 3.1, seed=6)])
+    wav = tmp_path / "programme.wav"
+    sf.write(wav, audio, SR)
+    whole = Segmenter(str(yamnet_trained), decoder="soxr", threads=1).analyse(wav)
+    assert {s.label for s in whole.segments} <= {"music", "speech", "noEnergy"}
+    assert whole.segments[-1].stop == pytest.approx(6.1, abs=0.05)
+    small = Segmenter(str(yamnet_trained), decoder="soxr", threads=2, block_seconds=0.7).analyse(wav)
+    np.testing.assert_allclose(small.probs, whole.probs, atol=1e-5)
+    signal = load_audio(wav, sr=16000, normalize=False)
+    array = Segmenter(str(yamnet_trained), threads=1).analyse(signal, sr=16000)
+    np.testing.assert_allclose(array.probs, whole.probs, atol=1e-4)
+    # the exact path: every embedding of the whole signal through the classifier
+    emb, centres = YamNetEmbedder(hop_seconds=0.48).embed(signal)
+    x = torch.from_numpy(ckpt.normalizer.transform(emb.T[None]).astype(np.float32)).permute(2, 1, 0)
+    with torch.no_grad():
+        frame_probs = torch.softmax(ckpt.model.eval()(x) / ckpt.temperature, dim=-1).numpy()
+    points = np.arange(len(whole.probs)) * GRID_SECONDS + GRID_SECONDS / 2
+    nearest = np.abs(points[:, None] - centres[None]).argmin(1)
+    np.testing.assert_allclose(whole.probs, frame_probs[nearest], atol=1e-4)
+
+
+def test_yamnet_patch_stream_in_any_blocks_equals_the_whole_signal():
+    emb = yamnet_or_skip(hop_seconds=0.24)
+    audio = music_like(16000, 2.3, seed=3)
+    stream = emb.patch_stream()
+    parts = [stream.push(audio[a:b]) for a, b in ((0, 0), (0, 999), (999, 1000), (1000, 30001),
+                                                 (30001, audio.size))]
+    parts.append(stream.finish())
+    np.testing.assert_array_equal(np.concatenate(parts), emb.patches(audio))
+    assert emb.patch_stream().finish().shape == (0, 96, 64)
+
+
+def test_models_info_names_the_embedder_of_a_yamnet_engine(yamnet_trained, capsys):
+    assert main(["models", "info", str(yamnet_trained / "model.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "yamnet embeddings (1024-d, one every 0.48 s at 16000 Hz)" in out and "logmel" not in out

