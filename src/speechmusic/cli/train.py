@@ -19,7 +19,8 @@ run directory). Rerunning the same command continues where it stopped.
 The recipe (``--recipe``) says what is trained and how: ``default`` (INA's network fine-tuned;
 tractable on a CPU), ``yamnet`` (a classifier on YAMNet's embeddings: the most accurate, the
 segmenter then runs at YAMNet's speed; needs the ``embeddings`` extra), ``paper`` (the paper's
-protocol: 200 epochs, patience 50, every patch) or a YAML file of overrides; ``--set key=value`` overrides one setting (``--set training.max_epochs=10``,
+protocol: 200 epochs, patience 50, every patch) or a YAML file of overrides; ``--set
+key=value`` overrides one setting (``--set training.max_epochs=10``,
 ``--set model=dnn``, ``--set init=ina:sm``; ``--set training.augment.copies=1`` adds a noisy,
 reverberant or band-limited copy of every training clip, for degraded recordings).
 """

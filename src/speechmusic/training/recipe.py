@@ -219,7 +219,9 @@ def _from_scratch(base: dict[str, Any], over: dict[str, Any] | set[str]) -> None
     """A layer (a recipe on its base, ``--set`` on the recipe) that names a ``model`` or
     ``features`` and no ``init`` means that network on that input, trained from scratch: the
     base's pretrained start (which would impose its own network and input) is dropped, with its
-    ``trainable`` and its normalisation of that input unless the layer sets them."""
+    ``trainable`` and its normalisation of that input unless the layer sets them. Likewise a layer
+    naming an ``embedder`` drops the base's start, and one naming a network or an ``init`` drops
+    the base's embedder."""
     keys = set(over)
     if base.get("embedder") and keys & {"model", "model_params", "features", "init"} and "embedder" not in keys:
         base["embedder"] = None  # a network named: the embedding's classifier is not wanted
