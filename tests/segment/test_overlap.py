@@ -403,3 +403,31 @@ def test_the_yamnet_detector_ships_with_its_fusion_and_says_what_it_needs(monkey
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(WeightsUnavailableError, match="onnxruntime"):
         Segmenter("overlap-yamnet")
+
+
+def test_fused_engine_decodes_once_and_equals_its_parts(yamnet_available, write_wav, monkeypatch):
+    """The fused engine runs YAMNet on pass 1's own blocks, on the worker pool: the same
+    probabilities as the network's pass and YAMNet's pass over a decode each, fused, from one
+    decode of the file (it decoded the file twice before 2026-12-04)."""
+    import speechmusic.segment.segmenter as segmenter_module
+
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS
+
+    det = OverlapDetector.load(SHIPPED_WEIGHTS["overlap-yamnet"])
+    engine = OverlapEngine(det, mode="fast")
+    seg = Segmenter(engine, block_seconds=2.0)
+    path = write_wav("p.wav", _programme(5)[: 7 * RATE], RATE, subtype="PCM_16")
+    net_probs, *_ = engine.network_probabilities(seg, path)
+    want = det.fusion.apply(net_probs, engine.yamnet_scores(seg, path, len(net_probs)), labels=det.labels)
+
+    decodes = []
+    real = segmenter_module.iter_audio_blocks
+
+    def counted(*args, **kwargs):
+        decodes.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segmenter_module, "iter_audio_blocks", counted)
+    got = seg.analyse(path)
+    assert len(decodes) == 1
+    np.testing.assert_array_equal(got.probs, want)

