@@ -128,3 +128,19 @@ def test_block_size_is_bounded_and_inputs_are_checked():
         net.logits(torch.randn(15, 40))
     with pytest.raises(ConfigError, match="mode"):
         net.logits(torch.randn(16, 40), mode="approximate")
+
+
+@pytest.mark.parametrize("layers", [INA_SM, INA_SMN], ids=["sm", "smn"])
+def test_patches_every_other_frame_convolve_half_the_positions_after_the_first_pooling(layers):
+    """INA's networks pool frames by 2 first: with a patch every 2 frames (the 20 ms grid on
+    10 ms frames) every map after that pooling is read at positions of one parity only, and
+    only those are computed (before 2026-12-04 all were, and half thrown away)."""
+    net = patchwise(_model("ina", (21, 68), layers=layers, **SMALL_DENSE))
+    every, halved = net._compiled.plan(400, 1), net._compiled.plan(400, 2)
+    convs = [i for i in halved.order if halved.nodes[i].kind in ("product", "conv")]
+    assert convs[0] not in halved.phase  # the pooling reads both parities of the first convolution
+    assert all(i in halved.phase for i in convs[1:])
+    for i in convs[1:]:
+        assert halved.decimated_length(i) == -(-(every.decimated_length(i) - halved.phase[i]) // 2)
+    x = torch.randn(21, 400)
+    torch.testing.assert_close(net.logits(x, step=2), _one_by_one(net.model, x, 2), atol=1e-5, rtol=1e-4)

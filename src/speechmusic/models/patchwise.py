@@ -38,7 +38,11 @@ kernel (dilated where earlier poolings spread the columns apart), unless the pro
 are computed anyway. A pooling pools each base over bands once, then takes the maximum of the
 shifted pooled bases; bias and ReLU, which commute with the maximum, wait until after it.
 Output columns with the same recipe up to a uniform shift share one base. Only what the final
-columns need is computed, and maps are released as soon as their last reader has run.
+columns need is computed, and maps are released as soon as their last reader has run. With a
+patch every ``step`` frames, a map that is only ever read at positions of one residue modulo
+``step`` is computed at those positions alone: after INA's first pooling (2 frames, stride 2),
+with a patch every 2 frames, every later map is read at one parity only, so that half of the
+network's work is skipped (``_Program._decimate``).
 
 The cost is one pass per distinct (tap, base): for the VGG-like network on 10-frame MelSpec
 patches about 4.2 M multiply-adds per patch start against 14.5 M for the patch on its own, in
@@ -146,7 +150,7 @@ class _Program:
     ``(((base, shift), ...),)`` (maximum over frames).
     """
 
-    def __init__(self, layers: list, *, bands: int, frames: int, length: int) -> None:
+    def __init__(self, layers: list, *, bands: int, frames: int, length: int, step: int = 1) -> None:
         self.nodes: list[_Node] = []
         self._memo: dict[tuple, int] = {}
         x = self._node("input", (), 1, bands, length)
@@ -166,6 +170,7 @@ class _Program:
                 raise ConfigError("the layers leave no frame position of a patch")
         self.columns = cols
         self._lower(layers)
+        self._decimate(step)
 
     # -------------------------------------------------------------- planning
     def _node(self, kind: str, args: tuple, channels: int, height: int, length: int) -> int:
@@ -219,6 +224,53 @@ class _Program:
         first = self.nodes[rel[0][0]]
         length = min(self.nodes[b].length - r for b, r in rel)
         return self._node("pool", (rel,), first.channels, first.height, length), m
+
+    @staticmethod
+    def _reads(node: _Node) -> list[tuple[int, int]]:
+        """``(input, shift)`` for every read of ``node``: its position ``p`` reads the input's
+        position ``p + shift``."""
+        if node.kind in ("product", "bandpool"):
+            return [(node.args[2] if node.kind == "product" else node.args[0], 0)]
+        if node.kind == "conv":
+            _, b, k0, k1, dil = node.args
+            return [(b, k * dil) for k in range(k1 - k0 + 1)]
+        if node.kind == "sum":
+            return list(node.args[1])
+        if node.kind == "pool":
+            return list(node.args[0])
+        return []
+
+    def _decimate(self, step: int) -> None:
+        """With patches starting every ``step`` frames, a map may be read at positions of one
+        residue modulo ``step`` only (after a pooling over frames with that stride: INA's
+        networks, patches every 2 frames): such a node is computed at those positions alone
+        (``self.phase[node]`` = the residue), on maps ``step`` times shorter. A node is
+        decimated when all its reads, the final gather's included, fall on one residue and every
+        node reading it is decimated too."""
+        self.step = step
+        self.phase: dict[int, int] = {}
+        if step == 1:
+            return
+        residues: dict[int, set[int]] = {i: set() for i in self.order}
+        for b, o in self.columns:
+            residues[b].add(o % step)
+        for i in reversed(self.order):  # readers come after their inputs
+            for j, shift in self._reads(self.nodes[i]):
+                residues[j] |= {(r + shift) % step for r in residues[i]}
+        full: set[int] = set()
+        for i in reversed(self.order):
+            node = self.nodes[i]
+            if (len(residues[i]) != 1 or (node.kind == "conv" and node.args[4] % step)
+                    or any(r in full for r in self._readers.get(i, []))):
+                full.add(i)
+            else:
+                self.phase[i] = next(iter(residues[i]))
+
+    def decimated_length(self, i: int) -> int:
+        """How many positions of node ``i`` are computed (its residue's, when decimated)."""
+        n = self.nodes[i].length
+        rho = self.phase.get(i)
+        return n if rho is None else -(-(n - rho) // self.step)
 
     @staticmethod
     def _inputs(node: _Node) -> list[int]:
@@ -276,6 +328,7 @@ class _Program:
             for j in self._inputs(self.nodes[i]):
                 self.nodes[j].readers += 1
                 readers.setdefault(j, []).append(i)
+        self._readers = readers
         final = {b for b, _ in self.columns}
         for b in final:
             self.nodes[b].readers += 1  # the final gather
@@ -336,13 +389,13 @@ class _Compiled:
             self.weights[key] = w.contiguous(memory_format=_CL)
         return self.weights[key]
 
-    def plan(self, length: int) -> _Program:
-        plan = self._plans.get(length)
+    def plan(self, length: int, step: int = 1) -> _Program:
+        plan = self._plans.get((length, step))
         if plan is None:
             if len(self._plans) > 8:
                 self._plans.clear()
-            plan = self._plans[length] = _Program(self.layers, bands=self.bands, frames=self.frames,
-                                                  length=length)
+            plan = self._plans[(length, step)] = _Program(self.layers, bands=self.bands, frames=self.frames,
+                                                          length=length, step=step)
         return plan
 
     def _epilogue(self, out: torch.Tensor, li: int) -> torch.Tensor:
@@ -351,64 +404,78 @@ class _Compiled:
     def features(self, x: torch.Tensor, step: int) -> torch.Tensor:
         """Flattened convolutional outputs ``[n, features]`` of the patches starting every
         ``step`` frames of ``x`` ``[bands, frames]``."""
-        plan = self.plan(x.shape[1])
+        plan = self.plan(x.shape[1], step)
         nodes = plan.nodes
         values: list[torch.Tensor | None] = [None] * len(nodes)
         left = [node.readers for node in nodes]
+        m = plan.step
 
-        def take(i: int, shift: int = 0, length: int | None = None) -> torch.Tensor:
-            """Node ``i``'s map for one reader (released after its last), from ``shift`` on."""
+        def take(i: int, shift: int = 0, length: int | None = None, rho: int | None = None) -> torch.Tensor:
+            """Node ``i``'s map for one reader (released after its last), from ``shift`` on; for
+            a reader computed at positions ``rho + step * q`` only (``rho`` not None), the
+            positions ``rho + shift + step * q`` of the full map (``length`` of them)."""
             v = values[i]
             left[i] -= 1
             if left[i] == 0:
                 values[i] = None
+            if rho is not None:
+                start = rho + shift
+                if i in plan.phase:  # decimated too, at residue start % m
+                    v, shift = v, start // m
+                else:
+                    return v[..., start::m][..., :length]
             return v if length is None else v[..., shift: shift + length]
 
         for i in plan.order:
             node = nodes[i]
             kind, args = node.kind, node.args
+            rho = plan.phase.get(i)
+            dlen = plan.decimated_length(i)
             if kind == "input":
-                out = x[None, None].contiguous(memory_format=_CL)
+                out = x[None, None] if rho is None else x[None, None, :, rho::m]
+                out = out.contiguous(memory_format=_CL)
             elif kind == "product":
                 li, k, b = args
-                out = _conv_bands(take(b), self.weight(li, k, k), None, self.layers[li].pad_b)
+                out = _conv_bands(take(b, 0, dlen, rho), self.weight(li, k, k), None, self.layers[li].pad_b)
             elif kind == "conv":
                 li, b, k0, k1, dil = args
                 deferred = i in plan.deferred
-                out = _conv_bands(take(b), self.weight(li, k0, k1), None if deferred else self.biases[li],
-                                  self.layers[li].pad_b, dilation=dil)
+                src = take(b) if rho is None else take(b, 0, dlen + (k1 - k0) * (dil // m), rho)
+                out = _conv_bands(src, self.weight(li, k0, k1), None if deferred else self.biases[li],
+                                  self.layers[li].pad_b, dilation=dil if rho is None else dil // m)
                 if not deferred:
                     out = torch.relu_(out)
             elif kind == "sum":
                 li, prods = args
                 (p0, r0), rest = prods[0], prods[1:]
-                first = take(p0, r0, node.length)
+                first = take(p0, r0, dlen, rho)
                 if rest:
-                    out = torch.add(first, take(rest[0][0], rest[0][1], node.length))
+                    out = torch.add(first, take(rest[0][0], rest[0][1], dlen, rho))
                     for p, r in rest[1:]:
-                        out.add_(take(p, r, node.length))
+                        out.add_(take(p, r, dlen, rho))
                 else:
                     out = first.clone()
                 if i not in plan.deferred:
                     out = self._epilogue(out, li)
             elif kind == "bandpool":
                 b, kb, first_b, count_b = args
-                out = _window_max_bands(take(b), kb, first_b, count_b)
+                out = _window_max_bands(take(b, 0, dlen, rho), kb, first_b, count_b)
                 if b in plan.deferred:
                     out = self._epilogue(out, nodes[b].args[0])
             else:  # frame max
                 rel = args[0]
-                out = torch.maximum(take(rel[0][0], rel[0][1], node.length),
-                                    take(rel[1][0], rel[1][1], node.length))
+                out = torch.maximum(take(rel[0][0], rel[0][1], dlen, rho),
+                                    take(rel[1][0], rel[1][1], dlen, rho))
                 for b, r in rel[2:]:
-                    torch.maximum(out, take(b, r, node.length), out=out)
+                    torch.maximum(out, take(b, r, dlen, rho), out=out)
                 if rel[0][0] in plan.deferred:
                     out = self._epilogue(out, nodes[rel[0][0]].args[0])
             values[i] = out
 
         n = plan.n
         count = (n - 1) // step + 1
-        parts = [values[b][0, :, :, o: o + (count - 1) * step + 1: step] for b, o in plan.columns]
+        parts = [values[b][0, :, :, o: o + (count - 1) * step + 1: step] if b not in plan.phase
+                 else values[b][0, :, :, o // m: o // m + count] for b, o in plan.columns]
         maps = torch.stack(parts)  # [columns, C, H, patches]
         if self.flatten == "chw":  # torch's Flatten of [C, bands, frames]
             return maps.permute(3, 1, 2, 0).reshape(count, -1)
@@ -489,7 +556,7 @@ class PatchwiseModel:
         """Whether ``mode="fast"`` shares convolutions (else both modes run patch by patch)."""
         return self._compiled is not None
 
-    def block_patches(self, *, max_bytes: int = 64 * 2**20) -> int:
+    def block_patches(self, *, max_bytes: int = 24 * 2**20) -> int:
         """How many patch starts one call of the shared evaluation should take for its maps to
         stay within about ``max_bytes`` (at least 64)."""
         if self._compiled is None:
