@@ -21,8 +21,9 @@ training patches per clip, so that it runs in minutes on two CPU cores. Input: t
 Results go to a run directory (``--out``; resumable) and a table is printed.
 
 Each network is trained with its default settings for real data: the ``models`` section of
-``experiments/real-mix.yaml`` (input normaliser, and for INA's network and SwishNet a longer epoch
-budget than ``--max-epochs``/``--patience``, SwishNet with augmented copies and gain jitter).
+``experiments/real-mix.yaml`` (input normaliser; for the VGG-like network and SwishNet a longer
+epoch budget than ``--max-epochs``/``--patience``; INA's network with two augmented copies of
+every training clip, SwishNet with four and gain jitter).
 ``--paper-settings`` trains every network as the paper does (per-feature max-abs inputs, no
 augmentation), within the epoch budget given.
 """

@@ -410,7 +410,6 @@ def test_fused_engine_decodes_once_and_equals_its_parts(yamnet_available, write_
     probabilities as the network's pass and YAMNet's pass over a decode each, fused, from one
     decode of the file (it decoded the file twice before 2026-12-04)."""
     import speechmusic.segment.segmenter as segmenter_module
-
     from speechmusic.segment.overlap import SHIPPED_WEIGHTS
 
     det = OverlapDetector.load(SHIPPED_WEIGHTS["overlap-yamnet"])

@@ -180,6 +180,8 @@ def test_real_mix_config_names_each_networks_settings():
     assert cfg.models["ina"].normalizer == cfg.models["swishnet"].normalizer == "standard"
     assert cfg.models["vgg"].normalizer == "fit" and cfg.models["vgg"].training == {"max_epochs": 60, "patience": 15}
     assert not cfg.models["dnn"].training
+    ina = training_with(cfg.training, cfg.models["ina"].training)
+    assert (ina.max_epochs, ina.patience, ina.augment.copies) == (30, 5, 2)
     swish = training_with(cfg.training, cfg.models["swishnet"].training)
     assert (swish.max_epochs, swish.patience, swish.augment.copies, swish.gain_jitter_db) == (60, 15, 4, 6.0)
     paper = load_config(PAPER, env={})
