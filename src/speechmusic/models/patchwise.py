@@ -257,13 +257,10 @@ class _Program:
         for i in reversed(self.order):  # readers come after their inputs
             for j, shift in self._reads(self.nodes[i]):
                 residues[j] |= {(r + shift) % step for r in residues[i]}
-        full: set[int] = set()
-        for i in reversed(self.order):
+        for i in reversed(self.order):  # a node's readers are decided before it
             node = self.nodes[i]
-            if (len(residues[i]) != 1 or (node.kind == "conv" and node.args[4] % step)
-                    or any(r in full for r in self._readers.get(i, []))):
-                full.add(i)
-            else:
+            if (len(residues[i]) == 1 and not (node.kind == "conv" and node.args[4] % step)
+                    and all(r in self.phase for r in self._readers.get(i, []))):
                 self.phase[i] = next(iter(residues[i]))
 
     def decimated_length(self, i: int) -> int:
@@ -272,19 +269,12 @@ class _Program:
         rho = self.phase.get(i)
         return n if rho is None else -(-(n - rho) // self.step)
 
-    @staticmethod
-    def _inputs(node: _Node) -> list[int]:
-        if node.kind == "product":
-            return [node.args[2]]
+    @classmethod
+    def _inputs(cls, node: _Node) -> list[int]:
+        """The maps ``node`` reads, once per read (a direct convolution reads its base once)."""
         if node.kind == "conv":
             return [node.args[1]]
-        if node.kind == "bandpool":
-            return [node.args[0]]
-        if node.kind == "sum":
-            return [p for p, _ in node.args[1]]
-        if node.kind == "pool":
-            return [b for b, _ in node.args[0]]
-        return []
+        return [j for j, _ in cls._reads(node)]
 
     def _needed(self) -> list[bool]:
         need = [False] * len(self.nodes)
@@ -420,10 +410,9 @@ class _Compiled:
                 values[i] = None
             if rho is not None:
                 start = rho + shift
-                if i in plan.phase:  # decimated too, at residue start % m
-                    v, shift = v, start // m
-                else:
+                if i not in plan.phase:  # a full map: every m-th position from start
                     return v[..., start::m][..., :length]
+                shift = start // m  # decimated too, at residue start % m
             return v if length is None else v[..., shift: shift + length]
 
         for i in plan.order:
