@@ -293,3 +293,31 @@ def test_one_decode_at_several_rates_refuses_bad_arguments(write_wav, tmp_path):
         next(iter_audio_rates(path, ()))
     with pytest.raises(AudioFileNotFoundError):
         next(iter_audio_rates(tmp_path / "missing.wav", (16000,), decoder="libav"))
+
+
+@needs_libav
+def test_libav_frames_whose_format_changes_part_way_are_all_decoded(monkeypatch, tmp_path):
+    """PyAV's frames go through a FIFO in large pieces; a stream whose sample format or channel
+    layout changes part-way still gives every frame's samples, in order, downmixed."""
+    import av
+
+    from speechmusic import audio
+
+    rng = np.random.default_rng(0)
+    mono = [rng.integers(-2**15, 2**15, size=(1, 700), dtype=np.int16) for _ in range(30)]
+    stereo = [rng.uniform(-1, 1, size=(2, 500)).astype(np.float32) for _ in range(40)]
+
+    def frames(path):
+        for data in mono:
+            frame = av.AudioFrame.from_ndarray(data, format="s16", layout="mono")
+            frame.sample_rate = 16000
+            yield frame
+        for data in stereo:
+            frame = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
+            frame.sample_rate = 16000
+            yield frame
+
+    monkeypatch.setattr(audio, "_libav_frames", frames)
+    (got,) = _rates(tmp_path / "changing.mka", "libav", rates=(16000,))
+    want = np.concatenate([d[0].astype(np.float32) / 32768 for d in mono] + [d.mean(axis=0) for d in stereo])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)

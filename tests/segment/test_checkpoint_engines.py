@@ -386,6 +386,50 @@ def test_a_sliding_standardised_ina_checkpoint_shares_its_convolutions(ina_weigh
     np.testing.assert_allclose(exact.probs, exact_seg.engine.grid_probs(want, len(exact.probs)), atol=1e-5)
 
 
+@pytest.mark.parametrize("gender", [False, True])
+def test_a_checkpoint_on_ina_bands_takes_pass_1s_bands(ina_weights, tmp_path, monkeypatch, gender):
+    """Features that are INA's bands are not computed twice: pass 1 decodes and resamples once
+    and hands its bands (the first 21 of 24) to the network; the probabilities are those of the
+    engine's own front-end over the same samples, and the model's front-end never runs."""
+    from speechmusic import audio as audio_module
+    from speechmusic.audio import resample
+    from speechmusic.segment import segmenter as segmenter_module
+
+    path = tmp_path / "programme.wav"
+    sf.write(path, resample(_ina_programme(), orig_sr=16000, target_sr=22050), 22050, subtype="FLOAT")
+    engine = str(_sliding_ina(tmp_path).parent)
+    separate = Segmenter(engine, gender=gender, decoder="soxr")
+    separate.engine.pass1_bands = None  # the general path: its own resampling and front-end
+    want = separate.analyse(path)
+
+    shared = Segmenter(engine, gender=gender, decoder="soxr")
+    assert shared.engine.pass1_bands == 21
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model's own front-end ran")
+
+    rates: list[tuple] = []
+    real_rates = audio_module.iter_audio_rates
+
+    def recording_rates(source, wanted, **kwargs):
+        rates.append(tuple(wanted))
+        return real_rates(source, wanted, **kwargs)
+
+    monkeypatch.setattr(shared.engine, "frontend", refuse)
+    monkeypatch.setattr(audio_module, "iter_audio_rates", recording_rates)
+    got = shared.analyse(path)
+    assert rates == [(16000,)]
+    np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+    assert got.segments == want.segments
+    if gender:
+        np.testing.assert_array_equal(got.gender_probs, want.gender_probs)
+    # An array goes the same way.
+    array = shared.analyse(_ina_programme(), sr=16000)
+    np.testing.assert_allclose(array.probs, separate.analyse(_ina_programme(), sr=16000).probs, atol=1e-5)
+    assert segmenter_module.chunk_patches(shared.engine.net, patches_per_second=50, mode="fast") \
+        == shared.engine.net.block_patches() > 500  # as many patches as the memory bound allows
+
+
 def test_sliding_standardisation_reads_its_context_across_chunks(ina_weights, tmp_path):
     """However the features arrive and whatever the chunk size, each chunk is standardised
     with the frames around it, as the whole file is."""
