@@ -321,3 +321,45 @@ def test_libav_frames_whose_format_changes_part_way_are_all_decoded(monkeypatch,
     (got,) = _rates(tmp_path / "changing.mka", "libav", rates=(16000,))
     want = np.concatenate([d[0].astype(np.float32) / 32768 for d in mono] + [d.mean(axis=0) for d in stereo])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)
+
+
+def _mkv_with_video(path, audio: np.ndarray, sr: int) -> None:
+    """A Matroska file with a video stream first, then 16-bit PCM audio (``audio`` int16)."""
+    import av
+
+    with av.open(str(path), "w", format="matroska") as out:
+        video = out.add_stream("ffv1", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = out.add_stream("pcm_s16le", rate=sr, layout="mono")
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), format="rgb24")
+            out.mux(video.encode(frame.reformat(format="yuv420p")))
+        for i in range(0, len(audio), 1000):
+            frame = av.AudioFrame.from_ndarray(audio[None, i: i + 1000], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = sr, i
+            out.mux(sound.encode(frame))
+        out.mux(video.encode(None))
+        out.mux(sound.encode(None))
+
+
+@needs_libav
+def test_libav_probes_an_audio_file_briefly_and_anything_else_fully(write_wav, tmp_path):
+    """A file with one audio stream whose header says its format is opened after a 32 KB probe
+    (FFmpeg reads 5 MB by default); a file with more streams (a video) is probed in full, and
+    both decode to their samples."""
+    import av
+
+    from speechmusic.audio import _libav_open_quickly
+
+    x = chirp(16000, 3.0)
+    wav = write_wav("in.wav", x, 16000)
+    quick = _libav_open_quickly(av, wav)
+    assert quick is not None and quick.streams.audio[0].codec_context.sample_rate == 16000
+    quick.close()
+    pcm = np.round(x * 20000).astype(np.int16)
+    mkv = tmp_path / "film.mkv"
+    _mkv_with_video(mkv, pcm, 16000)
+    assert _libav_open_quickly(av, mkv) is None
+    np.testing.assert_array_equal(_decoded(mkv, "libav"), pcm.astype(np.float32) / 32768)
+    np.testing.assert_array_equal(_decoded(wav, "libav"), _decoded(wav, "ffmpeg") if shutil.which("ffmpeg")
+                                  else _decoded(wav, "libav", block_seconds=10.0))
