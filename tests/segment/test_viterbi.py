@@ -44,3 +44,17 @@ def test_other_transition_matrices_use_the_generic_loop():
     emission = np.log(rng.dirichlet(np.ones(3), size=200))
     trans = np.log(np.array([[0.8, 0.15, 0.05], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]))
     np.testing.assert_array_equal(viterbi(emission, trans), _reference(emission, trans))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_two_and_three_states_keep_the_references_ties_and_impossible_states(k):
+    """The 2- and 3-state paths are written out; on tied scores (integer log emissions, a free
+    switch) and states that cannot be (-inf) they still follow the reference step by step."""
+    rng = np.random.default_rng(k)
+    ties = rng.integers(-3, 1, size=(400, k)).astype(float)
+    impossible = np.where(rng.random((400, k)) < 0.2, -np.inf, rng.normal(size=(400, k)))
+    for emission in (ties, impossible):
+        for cost in (0.0, 1.0, 3.0):
+            trans = np.full((k, k), -cost)
+            np.fill_diagonal(trans, 0.0)
+            np.testing.assert_array_equal(viterbi(emission, trans), _reference(emission, trans))
