@@ -398,16 +398,6 @@ def test_a_checkpoint_on_ina_bands_takes_pass_1s_bands(ina_weights, tmp_path, mo
     path = tmp_path / "programme.wav"
     sf.write(path, resample(_ina_programme(), orig_sr=16000, target_sr=22050), 22050, subtype="FLOAT")
     engine = str(_sliding_ina(tmp_path).parent)
-    separate = Segmenter(engine, gender=gender, decoder="soxr")
-    separate.engine.pass1_bands = None  # the general path: its own resampling and front-end
-    want = separate.analyse(path)
-
-    shared = Segmenter(engine, gender=gender, decoder="soxr")
-    assert shared.engine.pass1_bands == 21
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model's own front-end ran")
-
     rates: list[tuple] = []
     real_rates = audio_module.iter_audio_rates
 
@@ -415,8 +405,20 @@ def test_a_checkpoint_on_ina_bands_takes_pass_1s_bands(ina_weights, tmp_path, mo
         rates.append(tuple(wanted))
         return real_rates(source, wanted, **kwargs)
 
-    monkeypatch.setattr(shared.engine, "frontend", refuse)
     monkeypatch.setattr(audio_module, "iter_audio_rates", recording_rates)
+    separate = Segmenter(engine, gender=gender, decoder="soxr")
+    separate.engine.pass1_bands = None  # the general path: its own front-end over the samples
+    want = separate.analyse(path)
+    assert rates == [(16000,)]  # a model at 16 kHz reads pass 1's samples: one resampler
+
+    shared = Segmenter(engine, gender=gender, decoder="soxr")
+    assert shared.engine.pass1_bands == 21
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model's own front-end ran")
+
+    monkeypatch.setattr(shared.engine, "frontend", refuse)
+    rates.clear()
     got = shared.analyse(path)
     assert rates == [(16000,)]
     np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)

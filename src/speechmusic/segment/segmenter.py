@@ -725,24 +725,21 @@ class Segmenter:
 
         from speechmusic.audio import iter_audio_rates
 
-        if engine.pass1_bands is not None:  # its features come from pass 1's bands
-            if isinstance(source, np.ndarray):
-                yield from self._blocks(source, sr, INA_RATE)
-            else:
-                for (block,) in iter_audio_rates(source, (INA_RATE,), block_seconds=self.block_seconds,
-                                                 decoder=self.decoder):
-                    yield block
-            return
-        rates = (INA_RATE, engine.config.sample_rate)
+        # One resampler per distinct rate: a model at 16 kHz (INA's bands, YAMNet) reads pass 1's.
+        rates = tuple(dict.fromkeys((INA_RATE, engine.config.sample_rate)))
         if isinstance(source, np.ndarray):
-            pairs = zip_longest(*(self._blocks(source, sr, rate) for rate in rates),
+            items = zip_longest(*(self._blocks(source, sr, rate) for rate in rates),
                                 fillvalue=np.zeros(0, dtype=np.float32))
         else:
-            pairs = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
+            items = iter_audio_rates(source, rates, block_seconds=self.block_seconds, decoder=self.decoder)
+        if engine.pass1_bands is not None:  # its features come from pass 1's bands
+            for (block,) in items:
+                yield block
+            return
         writer = engine.feature_writer(features.feed)
-        for ina_block, model_block in pairs:
-            writer.push(model_block)
-            yield ina_block
+        for blocks in items:
+            writer.push(blocks[-1])
+            yield blocks[0]
         writer.finish()
         features.finish()
 
