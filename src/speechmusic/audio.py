@@ -461,26 +461,18 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
             yield np.frombuffer(out.planes[0], dtype=np.int16, count=out.samples)
 
     def resampled(frames: Iterator) -> Iterator[np.ndarray]:
-        # Decoded frames (about 40 per second of audio) are gathered in a FIFO and the resampler
-        # gets them 16,384 samples at a time: the same samples for 40 % less time than a push
-        # and a pull per frame.
-        graph, fifo = None, av.AudioFifo()
-        for frame in frames:
-            if graph is None:
-                graph = _libav_graph(av.filter.Graph(), frame, sr)
-            frame.pts = None  # the FIFO checks timestamps; the resampler ignores them
-            try:
-                fifo.write(frame)
-            except ValueError as exc:  # a stream whose format changes part-way
-                raise AudioDecodeError(p, f"cannot decode: {exc}") from None
-            while fifo.samples >= _LIBAV_PUSH:
-                graph.push(fifo.read(_LIBAV_PUSH))
-                yield from pulled(graph)
-        if graph is not None:
-            if fifo.samples:
-                graph.push(fifo.read())
-            graph.push(None)
+        # The resampler gets the frames in pieces of _LIBAV_PUSH samples: the same samples for
+        # 40 % less time than a push and a pull per frame. Its graph is set up for the first
+        # frame's format; a stream whose format changes part-way is an error.
+        first = next(frames, None)
+        if first is None:
+            return
+        graph = _libav_graph(av.filter.Graph(), first, sr)
+        for piece in _libav_pieces(av, itertools.chain([first], frames), p, format_changes=False):
+            graph.push(piece)
             yield from pulled(graph)
+        graph.push(None)
+        yield from pulled(graph)
 
     produced = 0
     for block in _fixed_blocks(resampled(_libav_frames(p)), block_len):
@@ -488,6 +480,29 @@ def _libav_pcm16_blocks(p: Path, *, sr: int, block_len: int) -> Iterator[np.ndar
         yield block.astype(np.float32) / np.float32(32768.0)
     if produced == 0:
         raise EmptyAudioError(p, "the file decodes to zero samples")
+
+
+def _libav_pieces(av, frames: Iterable, p: Path, *, format_changes: bool) -> Iterator:
+    """PyAV's decoded frames (about 40 per second of audio) regrouped through a FIFO into frames
+    of ``_LIBAV_PUSH`` samples, the last one shorter: the same samples in far fewer pieces. Where
+    the sample format or channel layout changes part-way, ``format_changes`` flushes the FIFO and
+    goes on in the new format; else it is an AudioDecodeError."""
+    fifo = av.AudioFifo()
+    for frame in frames:
+        frame.pts = None  # the FIFO checks timestamps; the samples are what counts here
+        try:
+            fifo.write(frame)
+        except ValueError as exc:
+            if not format_changes:
+                raise AudioDecodeError(p, f"cannot decode: {exc}") from None
+            if fifo.samples:
+                yield fifo.read()
+            fifo = av.AudioFifo()
+            fifo.write(frame)
+        while fifo.samples >= _LIBAV_PUSH:
+            yield fifo.read(_LIBAV_PUSH)
+    if fifo.samples:
+        yield fifo.read()
 
 
 def _frame_samples(frame) -> np.ndarray:
@@ -512,31 +527,17 @@ def _libav_native(p: Path) -> tuple[int, Iterator[np.ndarray]]:
         raise EmptyAudioError(p, "the file decodes to zero samples")
     rate = first.sample_rate
 
-    av = _import_av(p)
-
-    def pieces() -> Iterator[np.ndarray]:
-        # Frames (about 40 per second of audio) are gathered in a FIFO and converted
-        # _LIBAV_PUSH samples at a time: the same samples, in a quarter of the conversions'
-        # time on a 10-minute WAV (most of it NumPy's per-call overhead).
-        fifo = av.AudioFifo()
-        for frame in itertools.chain([first], frames):
+    def same_rate(frames: Iterator) -> Iterator:
+        for frame in frames:
             if frame.sample_rate != rate:
                 raise AudioDecodeError(p, f"cannot decode: the sample rate changes part-way "
                                           f"({rate} -> {frame.sample_rate} Hz)")
-            frame.pts = None  # the FIFO checks timestamps; the samples are what counts here
-            try:
-                fifo.write(frame)
-            except ValueError:  # the sample format or channel layout changes part-way
-                if fifo.samples:
-                    yield _frame_samples(fifo.read())
-                fifo = av.AudioFifo()
-                fifo.write(frame)
-            while fifo.samples >= _LIBAV_PUSH:
-                yield _frame_samples(fifo.read(_LIBAV_PUSH))
-        if fifo.samples:
-            yield _frame_samples(fifo.read())
+            yield frame
 
-    return rate, pieces()
+    # Converted _LIBAV_PUSH samples at a time: the same samples, in a quarter of the time of a
+    # conversion per frame on a 10-minute WAV (most of it NumPy's per-call overhead).
+    pieces = _libav_pieces(_import_av(p), same_rate(itertools.chain([first], frames)), p, format_changes=True)
+    return rate, (_frame_samples(piece) for piece in pieces)
 
 
 def _libav_graph(graph, frame, sr: int):
