@@ -74,6 +74,9 @@ VERIFY_PAD = 25
 # 10 s of 10 ms frames per front-end call: its working set (frames, float64 spectrum) stays in
 # cache and below the allocator's mmap threshold (a minute per call was 4x slower, page faults).
 _CHUNK_FRAMES = 1000
+# Pass 1's front-end: INA's 24 bands, for the energy detector, INA's networks and any checkpoint
+# engine whose features are its first bands (``_CheckpointEngine.pass1_bands``).
+_PASS1_PRESET = "ina_gender"
 
 
 @dataclass
@@ -277,7 +280,7 @@ class _CheckpointEngine(_Engine):
         # Features that are the first bands of pass 1's own (INA's bands, as the default recipe
         # fine-tunes INA's network on): pass 1 hands its bands over instead of a second
         # front-end, resampling and energy over the same samples (``Segmenter._ina_features``).
-        pass1 = FeatureConfig.preset("ina_gender").to_dict()
+        pass1 = FeatureConfig.preset(_PASS1_PRESET).to_dict()
         same = ("patch_frames", "patch_hop", "keep_bands")
         self.pass1_bands = (cfg.n_features if isinstance(self.frontend, InaBands) and cfg.n_features <= pass1["keep_bands"]
                             and {k: v for k, v in cfg.to_dict().items() if k not in same}
@@ -428,7 +431,7 @@ class Segmenter:
         self.decoder = decoder
         self.block_seconds = block_seconds
         self.energy_ratio = energy_ratio
-        self._ina_front = InaBands(FeatureConfig.preset("ina_gender"))
+        self._ina_front = InaBands(FeatureConfig.preset(_PASS1_PRESET))
 
     # ------------------------------------------------------------------ public API
     def __call__(self, source: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> list[Segment]:
@@ -507,9 +510,11 @@ class Segmenter:
         memory-mapped from files in ``tmp`` (nothing accumulates on the heap between chunks,
         which would pin it and let it grow with the file's duration). ``feed(bands, loge)`` sees
         each piece as it is written; ``features`` (a checkpoint engine's) gets the model's
-        features of the same decode; ``tap`` sees each decoded 16 kHz block (the overlap engine's
-        YAMNet). When no INA network runs (a checkpoint engine without gender), only the log
-        energies are computed, and ``bands`` is None."""
+        features of the same decode: the first of these bands, fed here, when they are its
+        features (``pass1_bands``), else from ``_pass1_blocks``; ``tap`` sees each decoded 16 kHz
+        block (the overlap engine's YAMNet). When no INA network runs (a checkpoint engine
+        without gender), the bands are not kept and ``bands`` is None; unless the engine reads
+        them, only the log energies are computed."""
         cfg = self._ina_front.config
         # The bands are needed by whatever reads them as they come (``feed``: INA's networks, the
         # overlap engine) and by INA's networks afterwards.
@@ -715,8 +720,9 @@ class Segmenter:
     def _pass1_blocks(self, source, sr: int | None,
                       features: FeatureChunks | None) -> Iterator[np.ndarray]:
         """Pass 1's 16 kHz blocks. With a checkpoint engine, the same decode (``self.decoder``,
-        resampled by soxr to both rates) also gives the model's features, handed to
-        ``features`` as the blocks go by: each file is decoded once."""
+        resampled by soxr once per distinct rate) also gives the model's features, handed to
+        ``features`` as the blocks go by (by ``_ina_features`` when they are pass 1's own bands):
+        each file is decoded once."""
         engine = self.engine
         if not isinstance(engine, _CheckpointEngine):
             yield from self._blocks(source, sr, INA_RATE, ina=True)
