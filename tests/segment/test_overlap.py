@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speechmusic.errors import CheckpointError
+from speechmusic.errors import CheckpointError, ConfigError
 from speechmusic.segment import Segmenter
 from speechmusic.segment.formats import (
     TIER_FORMATS,
@@ -341,6 +341,73 @@ def test_fusion_and_bridges_round_trip_and_combine_as_documented(tmp_path):
         YamNetFusion.from_dict({"kind": "openl3"})
 
 
+def test_level_drop_follows_the_level_below_its_surroundings():
+    """The level drop against a direct computation: zero while the level stays within the free
+    range of the loudest level around it, the excess below it elsewhere, floored, with digital
+    silence (log 0) at the floor rather than -inf."""
+    from speechmusic.segment.overlap import LEVEL_DROP_FLOOR_DB, LevelDrop
+
+    db = np.r_[np.full(100, -20.0), np.full(150, -40.0), np.full(50, -20.0), np.full(200, -45.0),
+               np.full(30, -300.0)]
+    db += np.random.default_rng(0).normal(0, 1, len(db))
+    energy = db * np.log(10) / 10  # natural-log energies
+    energy[-10:] = -np.inf
+    level = LevelDrop(envelope_seconds=0.1, window_seconds=1.0, free_db=12.0)
+    got = level.of(energy)
+    e = np.maximum(np.where(np.isfinite(energy), db, -1000.0), -1000.0)
+    want = np.empty(len(e))
+    for i in range(len(e)):
+        env = e[max(0, i - 5): i + 6].max()
+        loud = e[max(0, i - 50): i + 51].max()
+        want[i] = min(0.0, max(-LEVEL_DROP_FLOOR_DB, env - loud + 12.0))
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    assert got[:90].max() == 0.0 and got[110:145].max() < -5  # 20 dB down, within 1 s of the louder part
+    assert got[160:190].max() == 0.0  # as loud as everything within 1 s: no drop
+    assert got[-10:].min() == -LEVEL_DROP_FLOOR_DB
+    assert LevelDrop.from_dict(level.to_dict()) == level
+    with pytest.raises(ConfigError, match="level drop"):
+        LevelDrop(envelope_seconds=2.0, window_seconds=1.0, free_db=12.0)
+
+
+def test_a_fusion_with_a_level_drop_round_trips_and_needs_the_energies(tmp_path):
+    from speechmusic.segment.overlap import LevelDrop, YamNetFusion
+
+    level = LevelDrop(envelope_seconds=0.2, window_seconds=3.0, free_db=10.0)
+    det = OverlapDetector.load()
+    det.fusion = YamNetFusion(hop_seconds=0.24, weights={"speech": [0.5, -0.1, 0.2, 0.0, 0.3],
+                                                         "music": [0.0, 1.0, 0.0, 0.3, 0.0]},
+                              bias={"speech": -1.0, "music": 0.5}, level=level)
+    back = OverlapDetector.load(det.save(tmp_path / "d.overlap.pt"))
+    assert back.fusion == det.fusion and back.fusion.level == level
+    probs = np.full((300, 2), 0.6, dtype=np.float32)
+    scores = np.zeros((300, 2), dtype=np.float32)
+    energy = np.r_[np.full(150, 0.0), np.full(150, -20 * np.log(10) / 10)].astype(np.float32)
+    got = back.fusion.apply(probs, scores, energy=energy)
+    drop = level.of(energy)
+    logit = np.log(0.6 / 0.4)
+    want = 1 / (1 + np.exp(-(0.5 * logit - 0.1 * logit + 0.3 * drop - 1.0)))
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-5)
+    assert got[-1, 0] < got[0, 0]  # 20 dB below what came before: less speech
+    np.testing.assert_allclose(got[:, 1], 1 / (1 + np.exp(-(logit + 0.5))), rtol=1e-5)
+    with pytest.raises(ConfigError, match="log energies"):
+        back.fusion.apply(probs, scores)
+
+
+def test_the_engine_reads_the_energies_of_pass_1_as_point_log_energy_computes_them():
+    """The level drop of a fused engine is taken from pass 1's log energies; training computes
+    them from the programme's array (point_log_energy): the same numbers, whatever the blocks."""
+    from speechmusic.segment.overlap import point_log_energy
+
+    audio = _programme(2)[: 7 * RATE]
+    want = point_log_energy(audio)
+    for block in (1.0, 60.0):
+        seg = Segmenter(OverlapEngine(OverlapDetector.load(), mode="exact"), block_seconds=block)
+        out = seg.engine._pass(seg, audio, sr=RATE)
+        assert len(out) == 7 and out[5] is None
+        assert len(out[6]) == len(out[1]) == len(want)
+        np.testing.assert_allclose(out[6], want, atol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def yamnet_available():
     yamnet_or_skip()
@@ -390,14 +457,16 @@ def test_the_yamnet_detector_ships_with_its_fusion_and_says_what_it_needs(monkey
     import sys
 
     from speechmusic.errors import WeightsUnavailableError
-    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, YAMNET_CLASSES
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, YAMNET_CLASSES, LevelDrop
 
     path = SHIPPED_WEIGHTS["overlap-yamnet"]
     assert path.stat().st_size <= 5 * 2**20
     det = OverlapDetector.load(path)
     assert det.fusion is not None and det.fusion.hop_seconds == 0.24 and det.fusion.classes == YAMNET_CLASSES
-    assert set(det.fusion.weights) == {"speech", "music"} and all(len(w) == 4 for w in det.fusion.weights.values())
-    assert det.info["config"]["fusion"] == {"hop_seconds": 0.24}
+    assert set(det.fusion.weights) == {"speech", "music"} and all(len(w) == 5 for w in det.fusion.weights.values())
+    # The level drop (since 2026-12-04) as its config says.
+    level = det.info["config"]["fusion"]["level"]
+    assert det.info["config"]["fusion"]["hop_seconds"] == 0.24 and det.fusion.level == LevelDrop.from_dict(level)
     assert set(det.bridges) <= {"speech", "music"}
     # Without onnxruntime the engine says so when it is made, not once per file.
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
@@ -409,15 +478,20 @@ def test_fused_engine_decodes_once_and_equals_its_parts(yamnet_available, write_
     """The fused engine runs YAMNet on pass 1's own blocks, on the worker pool: the same
     probabilities as the network's pass and YAMNet's pass over a decode each, fused, from one
     decode of the file (it decoded the file twice before 2026-12-04)."""
+    import soundfile as sf
+
     import speechmusic.segment.segmenter as segmenter_module
-    from speechmusic.segment.overlap import SHIPPED_WEIGHTS
+    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, point_log_energy
 
     det = OverlapDetector.load(SHIPPED_WEIGHTS["overlap-yamnet"])
     engine = OverlapEngine(det, mode="fast")
     seg = Segmenter(engine, block_seconds=2.0)
     path = write_wav("p.wav", _programme(5)[: 7 * RATE], RATE, subtype="PCM_16")
     net_probs, *_ = engine.network_probabilities(seg, path)
-    want = det.fusion.apply(net_probs, engine.yamnet_scores(seg, path, len(net_probs)), labels=det.labels)
+    # The level drop's energies: the file's 16-bit samples, as pass 1 decodes them.
+    energy = point_log_energy(sf.read(path, dtype="float32")[0])
+    want = det.fusion.apply(net_probs, engine.yamnet_scores(seg, path, len(net_probs)), labels=det.labels,
+                            energy=energy)
 
     decodes = []
     real = segmenter_module.iter_audio_blocks
@@ -429,4 +503,4 @@ def test_fused_engine_decodes_once_and_equals_its_parts(yamnet_available, write_
     monkeypatch.setattr(segmenter_module, "iter_audio_blocks", counted)
     got = seg.analyse(path)
     assert len(decodes) == 1
-    np.testing.assert_array_equal(got.probs, want)
+    np.testing.assert_allclose(got.probs, want, atol=1e-6)  # energies: the whole file at once vs blocks

@@ -91,6 +91,13 @@ def test_fusion_and_bridge_settings_round_trip_and_are_checked(tmp_path):
             OverlapTrainConfig(fusion=bad)
     with pytest.raises(ConfigError, match="bridge_grid"):
         OverlapTrainConfig(bridge_grid=[-1.0])
+    level = {"envelope_seconds": 0.2, "window_seconds": 3.0, "free_db": 10.0}
+    path.write_text(OverlapTrainConfig(fusion={"hop_seconds": 0.24, "level": level}).to_yaml())
+    assert OverlapTrainConfig.from_yaml(path).fusion["level"] == level
+    with pytest.raises(ConfigError, match="fusion.level needs"):
+        OverlapTrainConfig(fusion={"hop_seconds": 0.24, "level": {"window_seconds": 3.0}})
+    with pytest.raises(ConfigError, match="level drop"):
+        OverlapTrainConfig(fusion={"hop_seconds": 0.24, "level": {**level, "free_db": -1.0}})
 
 
 def test_fit_fusion_leans_on_the_score_that_tells_the_classes():
@@ -122,6 +129,22 @@ def test_fit_fusion_leans_on_the_score_that_tells_the_classes():
     lab = programme_labels(computed[0][3], 500)
     assert ((fused[:, 0] > 0.5) == lab[:, 0]).mean() > 0.97  # the network's probability alone: chance
     assert len(lines) == 2 and "YAMNet" in lines[0]
+    # With a level drop, the speech weight goes to it where the level is what tells speech: speech
+    # 20 dB above everything else, the network's and YAMNet's scores noise.
+    from speechmusic.segment.overlap import LevelDrop
+
+    level = LevelDrop(envelope_seconds=0.1, window_seconds=10.0, free_db=6.0)  # the whole programme
+    energies = [np.where(programme_labels(c[3], 500)[:, 0], 0.0, -20 * np.log(10) / 10) + rng.normal(0, 0.05, 500)
+                for c in computed]
+    noise = [rng.normal(0, 1, (500, 2)).astype(np.float32) for _ in computed]
+    lines = []
+    fusion = fit_fusion(computed, noise, hop_seconds=0.24, level=level, energies=energies, log=lines.append)
+    w = fusion.weights["speech"]
+    assert fusion.level == level and len(w) == 5 and w[4] > 3 * max(map(abs, w[:4]))
+    assert "level drop" in lines[0]
+    fused = fusion.apply(computed[1][0], noise[1], energy=energies[1])
+    lab = programme_labels(computed[1][3], 500)
+    assert ((fused[:, 0] > 0.5) == lab[:, 0]).mean() > 0.9
     # Music holds everywhere but the inactive tail: a class that never changes cannot be fitted.
     with pytest.raises(ConfigError, match="need points with and without music"):
         fit_fusion([(c[0], c[1], c[2], [Segment("music", 0.0, 20.0), c[3][0]]) for c in computed], scores,

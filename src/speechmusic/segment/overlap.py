@@ -42,7 +42,10 @@ on the worker pool beside the network), every ``hop_seconds``, pools its AudioSe
 pools), interpolates them onto the 20 ms grid and combines them with the network's log odds by
 a logistic regression per class, fitted on validation programmes only
 (:func:`speechmusic.training.overlap.fit_fusion`). The thresholds, switching costs and bridges
-are then tuned on the fused probabilities.
+are then tuned on the fused probabilities. A fusion may also take each point's level drop
+(:class:`LevelDrop`: how far its level lies below the loudest level around it, from pass 1's log
+energies), which tells where speech far louder than a music bed stops and the bed goes on alone,
+a boundary that the network and YAMNet, hearing 0.68 and 0.96 s at a time, place late.
 
 Results: :class:`OverlapAnalysis` holds one tier per class (``tiers["speech"]``, ``tiers["music"]``:
 the regions where the class holds, with their mean probability) and the flat segmentation that
@@ -80,7 +83,7 @@ from speechmusic.segment.sliding import (
 from speechmusic.segment.viterbi import runs
 
 __all__ = ["OVERLAP_ENGINES", "OVERLAP_LABELS", "SHIPPED_WEIGHTS", "WEIGHTS_PATH", "YAMNET_CLASSES", "OverlapDetector",
-           "OverlapEngine", "OverlapAnalysis", "YamNetFusion", "bridge_pauses", "overlap_patch_probs", "decide",
+           "OverlapEngine", "OverlapAnalysis", "LevelDrop", "YamNetFusion", "point_log_energy", "bridge_pauses", "overlap_patch_probs", "decide",
            "flat_segments", "tier_segments", "yamnet_grid_scores"]
 
 OVERLAP_LABELS = ("speech", "music")
@@ -121,27 +124,94 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
+#: The level drop's floor (dB): digital silence beside sound is not infinitely far below it.
+LEVEL_DROP_FLOOR_DB = 40.0
+
+
+@dataclass(frozen=True)
+class LevelDrop:
+    """How far each 20 ms point's level lies below the loudest level around it, beyond a free
+    range: ``min(0, envelope - loudest + free_db)`` in dB, where ``envelope`` is the maximum of
+    the log energies (INA's energy detector's, pass 1) within ``envelope_seconds`` of the point and
+    ``loudest`` their maximum within ``window_seconds``. Zero wherever the level stays within
+    ``free_db`` of its surroundings; strongly negative (at most ``LEVEL_DROP_FLOOR_DB`` below 0)
+    where it falls well below them, as where speech 20 dB above a music bed stops and the bed goes
+    on alone."""
+
+    envelope_seconds: float
+    window_seconds: float
+    free_db: float
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.envelope_seconds <= self.window_seconds and self.free_db >= 0):
+            raise ConfigError("level drop: need 0 <= envelope_seconds <= window_seconds and free_db >= 0, "
+                              f"got {self.envelope_seconds}, {self.window_seconds}, {self.free_db}")
+
+    def of(self, energy: np.ndarray) -> np.ndarray:
+        """The drop ``[points]`` (dB, <= 0) from the points' natural-log energies ``[points]``."""
+        from scipy.ndimage import maximum_filter1d
+
+        e = np.asarray(energy, dtype=np.float64) * (10 / math.log(10))
+        e = np.nan_to_num(e, nan=-1000.0, neginf=-1000.0, posinf=1000.0)  # digital silence: log(0)
+        if not len(e):
+            return e
+        half = (round(self.envelope_seconds / GRID_SECONDS), round(self.window_seconds / GRID_SECONDS))
+        envelope = maximum_filter1d(e, size=2 * half[0] + 1, mode="nearest")
+        loudest = maximum_filter1d(e, size=2 * half[1] + 1, mode="nearest")
+        return np.clip(envelope - loudest + self.free_db, -LEVEL_DROP_FLOOR_DB, 0.0)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"envelope_seconds": float(self.envelope_seconds), "window_seconds": float(self.window_seconds),
+                "free_db": float(self.free_db)}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> LevelDrop | None:
+        return None if data is None else cls(**{k: float(data[k]) for k in ("envelope_seconds", "window_seconds",
+                                                                             "free_db")})
+
+
+def point_log_energy(audio: np.ndarray) -> np.ndarray:
+    """The natural-log energies ``[points]`` of a 16 kHz mono array on the 20 ms grid: INA's
+    energy detector's frames (pass 1's, :func:`~speechmusic.segment.segmenter._log_energy`),
+    every second one, as the activity takes them."""
+    from speechmusic.features import FeatureConfig
+    from speechmusic.segment.segmenter import _PASS1_PRESET, _log_energy
+
+    cfg = FeatureConfig.preset(_PASS1_PRESET)
+    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    if len(x) < cfg.win_length:
+        return np.zeros(0, dtype=np.float32)
+    return _log_energy(x, win=cfg.win_length, hop=cfg.hop_length).numpy()[::2].copy()
+
+
 @dataclass
 class YamNetFusion:
     """The network's probabilities combined with YAMNet's pooled AudioSet logits (module
     docstring): per class, ``sigmoid(weights . [logit p_speech, logit p_music, yamnet speech,
-    yamnet music] + bias)``."""
+    yamnet music(, level drop)] + bias)``; the level drop (:class:`LevelDrop`) when ``level`` is
+    set."""
 
     hop_seconds: float
     weights: dict[str, list[float]]
     bias: dict[str, float]
     classes: dict[str, list[int]] = field(default_factory=lambda: {k: list(v) for k, v in YAMNET_CLASSES.items()})
+    level: LevelDrop | None = None
 
-    @staticmethod
-    def features(probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """The regression's inputs ``[points, 4]`` from the network's probabilities ``[points, 2]``
-        and YAMNet's pooled scores on the same grid ``[points, 2]``."""
-        return np.column_stack([_log_odds(probs[:, 0]), _log_odds(probs[:, 1]),
-                                np.asarray(scores, dtype=np.float64)])
+    def features(self, probs: np.ndarray, scores: np.ndarray, energy: np.ndarray | None = None) -> np.ndarray:
+        """The regression's inputs ``[points, 4 or 5]`` from the network's probabilities
+        ``[points, 2]``, YAMNet's pooled scores on the same grid ``[points, 2]`` and, with a
+        level drop, the points' log energies ``[points]`` (:func:`point_log_energy`)."""
+        cols = [_log_odds(probs[:, 0]), _log_odds(probs[:, 1]), np.asarray(scores, dtype=np.float64)]
+        if self.level is not None:
+            if energy is None or len(energy) != len(probs):
+                raise ConfigError("this fusion needs the points' log energies, one per point")
+            cols.append(self.level.of(energy))
+        return np.column_stack(cols)
 
-    def apply(self, probs: np.ndarray, scores: np.ndarray, labels: tuple[str, ...] = OVERLAP_LABELS) -> np.ndarray:
+    def apply(self, probs: np.ndarray, scores: np.ndarray, labels: tuple[str, ...] = OVERLAP_LABELS, *,
+              energy: np.ndarray | None = None) -> np.ndarray:
         """Fused probabilities ``[points, 2]`` (NaN where ``probs`` is NaN: not computed)."""
-        x = self.features(probs, scores)
+        x = self.features(probs, scores, energy)
         z = np.column_stack([x @ np.asarray(self.weights[lab], dtype=np.float64) + float(self.bias[lab])
                              for lab in labels])
         out = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
@@ -149,10 +219,13 @@ class YamNetFusion:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "yamnet", "hop_seconds": float(self.hop_seconds),
-                "weights": {k: [float(x) for x in v] for k, v in self.weights.items()},
-                "bias": {k: float(v) for k, v in self.bias.items()},
-                "classes": {k: [int(i) for i in v] for k, v in self.classes.items()}}
+        out = {"kind": "yamnet", "hop_seconds": float(self.hop_seconds),
+               "weights": {k: [float(x) for x in v] for k, v in self.weights.items()},
+               "bias": {k: float(v) for k, v in self.bias.items()},
+               "classes": {k: [int(i) for i in v] for k, v in self.classes.items()}}
+        if self.level is not None:
+            out["level"] = self.level.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict | None) -> YamNetFusion | None:
@@ -161,7 +234,7 @@ class YamNetFusion:
         if data.get("kind") != "yamnet":
             raise CheckpointError(f"unknown fusion {data.get('kind')!r} in an overlap detector file")
         return cls(hop_seconds=float(data["hop_seconds"]), weights=dict(data["weights"]), bias=dict(data["bias"]),
-                   classes=dict(data["classes"]))
+                   classes=dict(data["classes"]), level=LevelDrop.from_dict(data.get("level")))
 
 
 def yamnet_grid_scores(embedder, blocks, n_points: int, classes: dict[str, list[int]],
@@ -546,8 +619,9 @@ class OverlapEngine:
         fusion = self.detector.fusion
         if fusion is None:
             return self.network_probabilities(segmenter, source, sr=sr)
-        probs, active, duration, n_exact, n_patches, scores = self._pass(segmenter, source, sr=sr, fused=True)
-        return fusion.apply(probs, scores, labels=self.detector.labels), active, duration, n_exact, n_patches
+        probs, active, duration, n_exact, n_patches, scores, energy = self._pass(segmenter, source, sr=sr, fused=True)
+        return (fusion.apply(probs, scores, labels=self.detector.labels, energy=energy), active, duration, n_exact,
+                n_patches)
 
     def yamnet_scores(self, segmenter, source, n_points: int, *, sr: int | None = None,
                       hop_seconds: float | None = None, classes: dict[str, list[int]] | None = None) -> np.ndarray:
@@ -572,8 +646,9 @@ class OverlapEngine:
         return self._pass(segmenter, source, sr=sr)[:5]
 
     def _pass(self, segmenter, source, *, sr: int | None, fused: bool = False) -> tuple:
-        """The network's probabilities (:meth:`network_probabilities`'s tuple) and, when ``fused``,
-        YAMNet's grid scores from the same decode (else None)."""
+        """The network's probabilities (:meth:`network_probabilities`'s tuple), YAMNet's grid
+        scores from the same decode when ``fused`` (else None), and the points' log energies
+        (pass 1's, :func:`point_log_energy`'s numbers)."""
         with tempfile.TemporaryDirectory(prefix="speechmusic-overlap-") as tmp, thread_local_torch_threads(1), \
                 ThreadPoolExecutor(segmenter.threads, initializer=single_threaded_worker) as pool:
             tap = None
@@ -585,11 +660,12 @@ class OverlapEngine:
             out = run(segmenter, source, sr=sr, tmp=Path(tmp), pool=pool,
                       tap=tap.push if tap is not None else None)
             scores = tap.scores(len(out[0])) if tap is not None else None
-        return (*out, scores)
+        return (*out[:5], scores, out[5])
 
     def _patch_probabilities(self, segmenter, source, *, sr: int | None, tmp: Path, pool, tap=None
-                             ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-        """:meth:`network_probabilities` of a detector that standardises every patch on its own."""
+                             ) -> tuple[np.ndarray, np.ndarray, float, int, int, np.ndarray]:
+        """:meth:`network_probabilities` of a detector that standardises every patch on its own,
+        and the points' log energies."""
         det = self.detector
         thr = np.array([det.thresholds[lab] for lab in det.labels], dtype=np.float32)
         chunks = _SigmoidChunks(self.model, n_bands=self.bands, n_classes=len(self.labels), pool=pool,
@@ -597,13 +673,14 @@ class OverlapEngine:
         chunks.start_feeding(energy_ratio=segmenter.energy_ratio)
         bands, loge, duration = segmenter._ina_features(source, sr, tmp, feed=chunks.feed, tap=tap)
         active = segmenter.activity(loge)
+        energy = np.array(loge[::2], dtype=np.float32)  # copied: the memory map goes with tmp
         grid = PatchGrid(bands.shape[0])
         probs = np.full((grid.n_points, len(self.labels)), np.nan, dtype=np.float32)
         if grid.n_patches == 0:
             p, finite, _ = overlap_patch_probs(self.model, torch.from_numpy(_one_patch(bands, self.bands).T),
                                                mode="exact")
             probs[:] = p[0] if finite[0] else 0.0
-            return probs, active, duration, 1, 1
+            return probs, active, duration, 1, 1, energy
         if active.any() or chunks.futures:
             chunks.start(bands, grid.patch_of_point[active])
             done = np.isin(grid.patch_of_point // chunks.size, chunks.computed())
@@ -612,11 +689,12 @@ class OverlapEngine:
         n_exact = chunks.n_exact
         if self.mode == "fast" and 0 < self.margin < 1:
             n_exact += self._verify(bands, probs, active, grid, pool)
-        return probs, active, duration, n_exact, n_computed
+        return probs, active, duration, n_exact, n_computed, energy
 
     def _fixed_probabilities(self, segmenter, source, *, sr: int | None, tmp: Path, pool, tap=None
-                             ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-        """:meth:`network_probabilities` of a detector with a fixed normalisation: every patch is
+                             ) -> tuple[np.ndarray, np.ndarray, float, int, int, np.ndarray]:
+        """:meth:`network_probabilities` (and the points' log energies) of a detector with a
+        fixed normalisation: every patch is
         the same affine map of the bands, so fast mode shares the convolutions of neighbouring
         patches exactly (:mod:`speechmusic.models.patchwise`) and nothing needs recomputing.
         The network runs on chunks of patches on the worker pool while the audio decodes."""
@@ -632,12 +710,13 @@ class OverlapEngine:
             source, sr, tmp, feed=lambda frames, _energy: features.feed(frames[:, : self.bands]), tap=tap)
         features.finish()
         active = segmenter.activity(loge)
+        energy = np.array(loge[::2], dtype=np.float32)  # copied: the memory map goes with tmp
         grid = PatchGrid(bands.shape[0])
         if grid.n_patches == 0:
             p = self._patch_probs(_one_patch(bands, self.bands))
-            return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1
+            return np.repeat(p[:1], grid.n_points, axis=0), active, duration, 1, 1, energy
         patch_probs = features.probs()
-        return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches
+        return patch_probs[grid.patch_of_point], active, duration, 0, grid.n_patches, energy
 
     @property
     def net(self):

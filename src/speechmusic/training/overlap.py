@@ -109,7 +109,9 @@ class OverlapTrainConfig:
     bridge_grid: list[float] = field(default_factory=lambda: [0.0])
     #: YAMNet as a second opinion (``{hop_seconds: 0.24}``): its pooled AudioSet logits and the
     #: network's log odds combined by a logistic regression per class, fitted on the validation
-    #: programmes before the smoothing is tuned on them (:func:`fit_fusion`); null: none.
+    #: programmes before the smoothing is tuned on them (:func:`fit_fusion`); null: none. With
+    #: ``level: {envelope_seconds, window_seconds, free_db}`` the regression also gets each
+    #: point's level drop (:class:`~speechmusic.segment.overlap.LevelDrop`).
     fusion: dict[str, Any] | None = None
     #: Which trained (source, strategy) becomes the detector: ``best``, the highest validation
     #: patch F1, or ``SOURCE/STRATEGY`` (e.g. ``smn/frozen``), one of the trained pairs, where a
@@ -134,9 +136,17 @@ class OverlapTrainConfig:
             if s not in ("sm", "smn", "overlap"):
                 raise ConfigError(f"unknown source network {s!r}; choose 'sm', 'smn' or 'overlap'")
         if self.fusion is not None:
-            unknown = sorted(set(self.fusion) - {"hop_seconds"})
+            from speechmusic.segment.overlap import LevelDrop
+
+            unknown = sorted(set(self.fusion) - {"hop_seconds", "level"})
             if unknown or float(self.fusion.get("hop_seconds", 0)) <= 0:
-                raise ConfigError(f"fusion must be null or {{hop_seconds: SECONDS}}, got {self.fusion!r}")
+                raise ConfigError("fusion must be null or {hop_seconds: SECONDS[, level: {envelope_seconds, "
+                                  f"window_seconds, free_db}}]}}, got {self.fusion!r}")
+            level = self.fusion.get("level")
+            if level is not None:
+                if not isinstance(level, Mapping) or set(level) != {"envelope_seconds", "window_seconds", "free_db"}:
+                    raise ConfigError(f"fusion.level needs envelope_seconds, window_seconds and free_db, got {level!r}")
+                LevelDrop.from_dict(dict(level))  # checks the values
         if any(float(b) < 0 for b in self.bridge_grid):
             raise ConfigError(f"bridge_grid: seconds must be >= 0, got {self.bridge_grid}")
         for name in ("train_examples", "val_examples", "patches_per_example", "batch_size"):
@@ -379,16 +389,23 @@ def programme_labels(ref: Sequence[Segment], n_points: int) -> np.ndarray:
 
 
 def fit_fusion(computed: list[tuple[np.ndarray, np.ndarray, float, list[Segment]]],
-               scores: list[np.ndarray], *, hop_seconds: float, log=print):
+               scores: list[np.ndarray], *, hop_seconds: float, level=None,
+               energies: list[np.ndarray] | None = None, log=print):
     """A :class:`~speechmusic.segment.overlap.YamNetFusion` fitted on programmes: ``computed``
     holds the network's ``(probs, active, duration, reference)`` of each, ``scores`` YAMNet's
-    pooled logits on the same grid. Per class, a logistic regression (scikit-learn, L2, C=1) on
-    the active points."""
+    pooled logits on the same grid; with a ``level`` drop
+    (:class:`~speechmusic.segment.overlap.LevelDrop`), ``energies`` the points' log energies
+    (:func:`~speechmusic.segment.overlap.point_log_energy`). Per class, a logistic regression
+    (scikit-learn, L2, C=1) on the active points."""
     from sklearn.linear_model import LogisticRegression
 
     from speechmusic.segment.overlap import YamNetFusion
 
-    x = np.concatenate([YamNetFusion.features(p, sc)[a] for (p, a, _, _), sc in zip(computed, scores, strict=True)])
+    fusion = YamNetFusion(hop_seconds=hop_seconds, weights={}, bias={}, level=level)
+    if energies is None:
+        energies = [None] * len(computed)
+    x = np.concatenate([fusion.features(p, sc, e)[a] for (p, a, _, _), sc, e in zip(computed, scores, energies,
+                                                                                        strict=True)])
     y = np.concatenate([programme_labels(ref, len(p))[a] for p, a, _, ref in computed])
     weights, bias = {}, {}
     for k, lab in enumerate(LABELS):
@@ -396,9 +413,10 @@ def fit_fusion(computed: list[tuple[np.ndarray, np.ndarray, float, list[Segment]
             raise ConfigError(f"fusion: the validation programmes need points with and without {lab}")
         reg = LogisticRegression(C=1.0, max_iter=1000).fit(x, y[:, k])
         weights[lab], bias[lab] = [float(w) for w in reg.coef_[0]], float(reg.intercept_[0])
-        log(f"  fusion {lab}: weights {np.round(reg.coef_[0], 3).tolist()} "
-            "(network speech, music log odds; YAMNet speech, music), bias " f"{bias[lab]:.3f}")
-    return YamNetFusion(hop_seconds=hop_seconds, weights=weights, bias=bias)
+        log(f"  fusion {lab}: weights {np.round(reg.coef_[0], 3).tolist()} (network speech, music log odds; "
+            f"YAMNet speech, music{'; level drop' if level is not None else ''}), bias {bias[lab]:.3f}")
+    fusion.weights, fusion.bias = weights, bias
+    return fusion
 
 
 def programme_probabilities(engine, programmes: list[tuple[np.ndarray, list[Segment]]], *, network_only: bool = False
@@ -508,7 +526,13 @@ def _pools(config: OverlapTrainConfig, out: Path, train_mixer: Mixer, val_mixer:
 
 def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | str, log) -> dict[str, Any]:
     from speechmusic.segment import Segmenter
-    from speechmusic.segment.overlap import SHIPPED_WEIGHTS, OverlapDetector, OverlapEngine
+    from speechmusic.segment.overlap import (
+        SHIPPED_WEIGHTS,
+        LevelDrop,
+        OverlapDetector,
+        OverlapEngine,
+        point_log_energy,
+    )
 
     train_mixer = Mixer(splits["train"], config=config.mix, seed=config.seed)
     val_mixer = Mixer(splits["val"], config=config.mix, seed=config.seed + 1)
@@ -552,11 +576,14 @@ def _train(config: OverlapTrainConfig, out: Path, splits: dict, *, ship: bool | 
         engine = OverlapEngine(detector, mode="exact")
         computed = programme_probabilities(engine, programmes, network_only=True)
         hop = float(config.fusion["hop_seconds"])
+        level = LevelDrop.from_dict(config.fusion.get("level"))
         seg = Segmenter(engine, threads=2)
         scores = [engine.yamnet_scores(seg, audio, len(c[0]), sr=16000, hop_seconds=hop)
                   for (audio, _), c in zip(programmes, computed, strict=True)]
-        detector.fusion = fit_fusion(computed, scores, hop_seconds=hop, log=log)
-        computed = [(detector.fusion.apply(p, sc), a, d, ref) for (p, a, d, ref), sc in zip(computed, scores, strict=True)]
+        energies = [point_log_energy(audio) for audio, _ in programmes]
+        detector.fusion = fit_fusion(computed, scores, hop_seconds=hop, level=level, energies=energies, log=log)
+        computed = [(detector.fusion.apply(p, sc, energy=e), a, d, ref)
+                    for (p, a, d, ref), sc, e in zip(computed, scores, energies, strict=True)]
     tuned = tune_smoothing(detector, programmes, threshold_grid=config.threshold_grid,
                            penalty_grid=config.penalty_grid, bridge_grid=config.bridge_grid,
                            computed=computed, log=log)
