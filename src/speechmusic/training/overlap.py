@@ -39,7 +39,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -59,6 +59,9 @@ from speechmusic.data.mixing import (
 from speechmusic.errors import ConfigError
 from speechmusic.runtime import thread_local_torch_threads
 from speechmusic.segment.formats import Segment
+
+if TYPE_CHECKING:
+    from speechmusic.segment.overlap import LevelDrop, YamNetFusion
 
 __all__ = ["OverlapTrainConfig", "PatchPool", "render_pool", "render_programme", "train_detector",
            "fit", "fit_fusion", "programme_labels", "programme_probabilities", "tune_smoothing", "main"]
@@ -389,8 +392,8 @@ def programme_labels(ref: Sequence[Segment], n_points: int) -> np.ndarray:
 
 
 def fit_fusion(computed: list[tuple[np.ndarray, np.ndarray, float, list[Segment]]],
-               scores: list[np.ndarray], *, hop_seconds: float, level=None,
-               energies: list[np.ndarray] | None = None, log=print):
+               scores: list[np.ndarray], *, hop_seconds: float, level: LevelDrop | None = None,
+               energies: list[np.ndarray] | None = None, log=print) -> YamNetFusion:
     """A :class:`~speechmusic.segment.overlap.YamNetFusion` fitted on programmes: ``computed``
     holds the network's ``(probs, active, duration, reference)`` of each, ``scores`` YAMNet's
     pooled logits on the same grid; with a ``level`` drop
