@@ -21,7 +21,9 @@ default both of INA's, pretrained like the peers), and/or with ``--folds RUN_DIR
 cross-validation run (``speechmusic run``'s layout: ``config.yaml``, ``experiments/<name>/fold_<k>/``
 with ``split.json`` and ``model.pt``): each finished fold's checkpoint segments the test clips of
 its ``split.json`` (clip ids mapped to files through the run's config), so every figure of ours on
-the run's data is held out. Files outside the run's data (librosa-data; real-mix noise for a
+the run's data is held out. For a ``speechmusic train`` folder whose engine applies YAMNet's second
+opinion, each fold's checkpoint is ``cv/second_opinion/fold_<k>.pt``: its model with the fusion
+fitted on the other folds only. Files outside the run's data (librosa-data; real-mix noise for a
 speech/music task) are segmented by the first fold's checkpoint; files of the run's data in no
 finished fold's test set are left out of the table, for every system.
 
@@ -183,6 +185,11 @@ def fold_routes(run_dir: Path, experiment: str | None) -> tuple[str, dict[str, s
                 routes[str(Path(c.path).resolve())] = fold_dir.name
     if not engines:
         sys.exit(f"{exp_dir}: no finished fold (metrics.json, model.pt and split.json)")
+    # A `speechmusic train` folder whose engine applies YAMNet's second opinion: each fold's
+    # model with the fusion fitted on the other folds (training/second_opinion.py), as judged there.
+    fused = {name: root / "second_opinion" / f"{name}.pt" for name in engines}
+    if all(p.is_file() for p in fused.values()):
+        engines = {name: str(p) for name, p in fused.items()}
     for c in manifest:
         routes.setdefault(str(Path(c.path).resolve()), "")  # in the run's data, not held out here
     routes["*"] = next(iter(engines))

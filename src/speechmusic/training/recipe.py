@@ -84,7 +84,11 @@ class Recipe:
     frame-wise and 6 points better file-wise (``bench/train_final_strategy.py``; README,
     "Train on your own recordings"). ``calibration``: ``temperature`` fits a
     softmax temperature on the folds' held-out predictions and stores it in the checkpoint;
-    ``none`` leaves the probabilities as trained. ``seed``: weights, shuffling, dropout.
+    ``none`` leaves the probabilities as trained. ``second_opinion``: ``yamnet`` fits, on the
+    folds' held-out recordings, a regression combining the network's probabilities with YAMNet's
+    pooled speech and music logits, and keeps it in the checkpoint where it is more accurate on
+    held-out folds than the network alone (:mod:`speechmusic.training.second_opinion`; needs
+    the ``embeddings`` extra); ``none``: the network alone. ``seed``: weights, shuffling, dropout.
 
     ``normalizer``: how input patches are normalised. ``auto``: what the initialisation imposes
     (INA's published networks: ``sliding``, their own standardisation in its frame-by-frame form;
@@ -113,6 +117,7 @@ class Recipe:
     final: str = "cv_epochs"
     final_val_fraction: float = 0.1
     calibration: str = "temperature"
+    second_opinion: str = "none"
     seed: int = 0
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
@@ -154,6 +159,11 @@ class Recipe:
             if self.trainable != "full":
                 raise ConfigError(f"embedder {self.embedder!r}: the embedding never trains, so "
                                   f"trainable {self.trainable!r} means nothing; leave it at 'full'")
+        if self.second_opinion not in ("yamnet", "none"):
+            raise ConfigError(f"second_opinion must be 'yamnet' or 'none', got {self.second_opinion!r}")
+        if self.second_opinion != "none" and self.embedder is not None:
+            raise ConfigError(f"second_opinion {self.second_opinion!r} is for networks; a classifier on "
+                              f"{self.embedder!r} embeddings has no second opinion (set it to 'none')")
         if not isinstance(self.embedder_params, dict):
             raise ConfigError(f"embedder_params must be a mapping, got {self.embedder_params!r}")
 
@@ -190,6 +200,8 @@ class Recipe:
             data.get(section, {}).pop(key, None)
         if not self.training.augment.copies:  # off: as folders written before it existed
             data.get("training", {}).pop("augment", None)
+        if self.second_opinion == "none":  # likewise: folders written before it existed
+            data.pop("second_opinion", None)
         if self.embedder is None:  # likewise
             data.pop("embedder", None)
             data.pop("embedder_params", None)
@@ -221,11 +233,13 @@ def _from_scratch(base: dict[str, Any], over: dict[str, Any] | set[str]) -> None
     base's pretrained start (which would impose its own network and input) is dropped, with its
     ``trainable`` and its normalisation of that input unless the layer sets them. Likewise a layer
     naming an ``embedder`` drops the base's start, and one naming a network or an ``init`` drops
-    the base's embedder."""
+    the base's embedder; naming an ``embedder`` also drops the base's ``second_opinion``."""
     keys = set(over)
     if base.get("embedder") and keys & {"model", "model_params", "features", "init"} and "embedder" not in keys:
         base["embedder"] = None  # a network named: the embedding's classifier is not wanted
         base.pop("embedder_params", None)
+    if "embedder" in keys and "second_opinion" not in keys:
+        base["second_opinion"] = "none"  # a classifier on YAMNet needs no YAMNet beside it
     if base.get("init") and keys & {"model", "model_params", "features", "embedder"} and "init" not in keys:
         base["init"] = None
         if "trainable" not in keys:
