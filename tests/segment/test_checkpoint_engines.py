@@ -461,3 +461,42 @@ def test_streamed_blocks_give_a_sliding_engine_the_whole_file_s_result(ina_weigh
 
 def test_a_sliding_standardised_ina_checkpoint_gives_its_exact_labels_on_real_recordings(ina_weights, tmp_path):
     _assert_fast_is_exact_on_real_recordings(str(_sliding_ina(tmp_path).parent))
+
+
+def test_yamnets_optimised_float_graph_gives_the_second_opinions_labels_as_written(ina_weights, tmp_path):
+    """A checkpoint with YAMNet's second opinion segments with onnxruntime's optimised float graph
+    (the activations' quantisation as written): the labels of the graph run as written, on real
+    recordings (>= 99.9 % of 20 ms frames), YAMNet's pooled scores within two quanta."""
+    from tests.conftest import yamnet_or_skip
+
+    yamnet_or_skip()
+    from speechmusic.models import load_checkpoint
+    from speechmusic.segment.fusion import YamNetClassFusion
+
+    root = shared_path("real-mix")
+    sliding = load_checkpoint(_sliding_ina(tmp_path, "smn"))
+    labels = list(sliding.labels)
+    # a fusion that leans on YAMNet, where its rounding would show most
+    weights = [[4.0 * (i == j) for j in range(len(labels))]
+               + ([0.5, -0.5] if lab == "speech" else [-0.5, 0.5] if lab == "music" else [-0.3, -0.3])
+               for i, lab in enumerate(labels)]
+    fusion = YamNetClassFusion(hop_seconds=0.48, labels=labels, weights=weights, bias=[0.0] * len(labels))
+    path = save_checkpoint(tmp_path / "fused.pt", model=sliding.model, labels=labels,
+                           feature_config=sliding.feature_config,
+                           extra={**sliding.extra, "fusion": fusion.to_dict()})
+    optimised, written = Segmenter(str(path)), Segmenter(str(path))
+    assert optimised.engine.yamnet.float_optimized
+    written.engine.score_with_yamnet(0.48, classes=fusion.classes, float_optimized=False)
+    files = []
+    for label in ("speech", "music", "noise"):
+        by_size = sorted((root / label).glob("*.wav"), key=lambda p: (p.stat().st_size, p.name))
+        files += by_size[len(by_size) // 2: len(by_size) // 2 + 3]  # around the median length
+    same = total = 0
+    for f in files:
+        a, b = optimised.analyse(f), written.analyse(f)
+        np.testing.assert_allclose(a.yamnet_scores, b.yamnet_scores, atol=2 * 0.7566, err_msg=f.name)
+        np.testing.assert_allclose(a.network_probs, b.network_probs, atol=1e-6, err_msg=f.name)
+        n = len(b.active)
+        same += int((labels_on_grid(a.segments, n) == labels_on_grid(b.segments, n)).sum())
+        total += n
+    assert same / total >= 0.999, f"{same / total:.4%} of 20 ms frames agree"

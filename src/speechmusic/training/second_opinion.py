@@ -116,7 +116,7 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
     ``network`` and ``fused`` (cross-fitted ``frame_accuracy``, ``file_accuracy``, ``frames``,
     ``files``), ``cross_fitted`` (fold -> the dict of the fusion fitted on the other folds, which
     judged that fold), ``temperature``, ``hop_seconds``, ``folds``, ``seconds``."""
-    from speechmusic.segment.segmenter import Segmenter, _load_engine
+    from speechmusic.segment.segmenter import YAMNET_FLOAT_OPTIMIZED, Segmenter, _load_engine
     from speechmusic.segment.viterbi import switch_penalty_transition
     from speechmusic.training.calibration import apply_temperature
 
@@ -144,7 +144,9 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
         segmenter = None
         found = []
         for clip_id in ids:
-            key = hashlib.sha1(f"{fold}\0{clip_id}".encode()).hexdigest()[:16]
+            # what the analysis depends on besides the fold's model: the clip, YAMNet's hop and arithmetic
+            key = hashlib.sha1(f"{fold}\0{clip_id}\0{YAMNET_HOP_SECONDS}\0{YAMNET_FLOAT_OPTIMIZED}".encode()
+                               ).hexdigest()[:16]
             path = cache_dir / f"{key}.npz"
             if path.is_file():
                 with np.load(path, allow_pickle=False) as data:
