@@ -438,7 +438,9 @@ def test_fused_engine_is_the_network_or_yamnet_when_weighted_so(yamnet_available
     np.testing.assert_array_equal(np.isnan(same.probs), np.isnan(alone.probs))
 
     yam = fused([0.0, 0.0, 1.0, 0.0], audio, sr=RATE)
-    emb = YamNetEmbedder(hop_seconds=0.24)
+    from speechmusic.segment.fusion import YAMNET_FLOAT_OPTIMIZED
+
+    emb = YamNetEmbedder(hop_seconds=0.24, float_optimized=YAMNET_FLOAT_OPTIMIZED)  # the engine's arithmetic
     logits = emb.logits(emb.patches(audio.astype(np.float64)))
     score = logits[:, YAMNET_CLASSES["speech"]].max(axis=1)
     t = (np.arange(len(yam.probs)) + 0.5) * 0.02
@@ -462,16 +464,46 @@ def test_the_yamnet_detector_ships_with_its_fusion_and_says_what_it_needs(monkey
     path = SHIPPED_WEIGHTS["overlap-yamnet"]
     assert path.stat().st_size <= 5 * 2**20
     det = OverlapDetector.load(path)
-    assert det.fusion is not None and det.fusion.hop_seconds == 0.24 and det.fusion.classes == YAMNET_CLASSES
+    # Since 2026-12-04 (later): YAMNet every 0.48 s beside overlap-fast's network, whose frames are
+    # standardised by the window around them, so that the engine shares its convolutions exactly.
+    from speechmusic.features import SlidingStandardizer
+
+    assert isinstance(det.normalizer, SlidingStandardizer) and det.info["config"]["normalizer"] == "sliding"
+    assert det.fusion is not None and det.fusion.hop_seconds == 0.48 and det.fusion.classes == YAMNET_CLASSES
     assert set(det.fusion.weights) == {"speech", "music"} and all(len(w) == 5 for w in det.fusion.weights.values())
     # The level drop (since 2026-12-04) as its config says.
     level = det.info["config"]["fusion"]["level"]
-    assert det.info["config"]["fusion"]["hop_seconds"] == 0.24 and det.fusion.level == LevelDrop.from_dict(level)
+    assert det.info["config"]["fusion"]["hop_seconds"] == 0.48 and det.fusion.level == LevelDrop.from_dict(level)
     assert set(det.bridges) <= {"speech", "music"}
     # Without onnxruntime the engine says so when it is made, not once per file.
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(WeightsUnavailableError, match="onnxruntime"):
         Segmenter("overlap-yamnet")
+
+
+def test_the_yamnet_detector_decides_as_its_exact_path_on_a_held_out_programme(yamnet_available):
+    """``overlap-yamnet`` (since 2026-12-04 on overlap-fast's sliding network): fast mode shares
+    the network's convolutions and recomputes nothing, with the exact path's probabilities and
+    decisions, on a programme of held-out real recordings (bench/overlap.py's kind: music, speech
+    5 dB over it, music, a pause, speech)."""
+    from pathlib import Path
+
+    from speechmusic.data.mixing import Mixer, collect_sources, split_sources
+    from speechmusic.training.overlap import OverlapTrainConfig, render_programme
+    from tests.conftest import shared_path
+
+    root = shared_path("real-mix").parent
+    config = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap-yamnet.yaml")
+    sources = collect_sources(root, datasets=config.datasets, redistributable_only=config.redistributable_only)
+    test = split_sources(sources, fractions=config.split, seed=config.split_seed)["test"]
+    audio, _, _ = render_programme(Mixer(test, config=config.mix, seed=12345), 1000 * (5 + 100) + 1,
+                                   difference_db=5.0)
+    fast = Segmenter("overlap-yamnet", threads=2).analyse(audio, sr=16000)
+    exact = Segmenter("overlap-yamnet", mode="exact", threads=1).analyse(audio, sr=16000)
+    assert fast.n_exact == 0
+    np.testing.assert_allclose(fast.probs, exact.probs, atol=1e-5)
+    np.testing.assert_array_equal(fast.decisions, exact.decisions)
+    assert fast.tiers["speech"] and fast.tiers["music"]
 
 
 def test_fused_engine_decodes_once_and_equals_its_parts(yamnet_available, write_wav, monkeypatch):

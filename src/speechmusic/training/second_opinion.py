@@ -116,7 +116,8 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
     ``network`` and ``fused`` (cross-fitted ``frame_accuracy``, ``file_accuracy``, ``frames``,
     ``files``), ``cross_fitted`` (fold -> the dict of the fusion fitted on the other folds, which
     judged that fold), ``temperature``, ``hop_seconds``, ``folds``, ``seconds``."""
-    from speechmusic.segment.segmenter import YAMNET_FLOAT_OPTIMIZED, Segmenter, _load_engine
+    from speechmusic.segment.fusion import YAMNET_FLOAT_OPTIMIZED
+    from speechmusic.segment.segmenter import Segmenter, _load_engine
     from speechmusic.segment.viterbi import switch_penalty_transition
     from speechmusic.training.calibration import apply_temperature
 
