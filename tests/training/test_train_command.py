@@ -592,7 +592,7 @@ def test_second_opinion_is_fitted_on_held_out_folds_and_said(by_subfolder, share
     assert json.loads((out / "train.json").read_text())["second_opinion"]["fused"] == second["fused"]
 
 
-def test_the_segmenter_applies_a_checkpoints_yamnet_fusion(trained, tmp_path):
+def test_the_segmenter_applies_a_checkpoints_yamnet_fusion(trained, tmp_path, capsys):
     """The engine's probabilities are the fusion of the network's own and YAMNet's pooled logits
     of the whole signal, and its segments follow them."""
     emb = yamnet_or_skip(hop_seconds=0.48)
@@ -628,3 +628,8 @@ def test_the_segmenter_applies_a_checkpoints_yamnet_fusion(trained, tmp_path):
                           extra={**ckpt.extra, "fusion": {**fusion.to_dict(), "labels": labels[::-1]}})
     with pytest.raises(CheckpointError, match="fusion is for classes"):
         Segmenter(str(bad))
+    capsys.readouterr()
+    assert main(["models", "info", str(path)]) == 0
+    assert "second opinion: YAMNet (a frame every 0.48 s)" in capsys.readouterr().out
+    assert main(["models", "info", str(plain)]) == 0
+    assert "second opinion" not in capsys.readouterr().out

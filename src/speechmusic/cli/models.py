@@ -71,5 +71,11 @@ def _info(args: argparse.Namespace) -> int:
     else:
         print(f"features:    {ckpt.feature_config.to_dict() if ckpt.feature_config else None}")
     print(f"parameters:  {m.n_parameters():,}  embedding: {m.embedding_size}")
+    if ckpt.temperature != 1.0:
+        print(f"calibration: softmax temperature {ckpt.temperature:.3f}")
+    fusion = ckpt.extra.get("fusion")
+    if fusion:  # segment/fusion.py: applied by the segmenter, needs YAMNet at run time
+        print(f"second opinion: YAMNet (a frame every {fusion.get('hop_seconds', '?')} s) combined with the "
+              "network's probabilities by a regression fitted on held-out folds; needs the `embeddings` extra")
     print(f"written by:  speechmusic {ckpt.package_version}")
     return 0
