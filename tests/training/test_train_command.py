@@ -574,10 +574,13 @@ def test_second_opinion_is_fitted_on_held_out_folds_and_said(by_subfolder, share
     record = json.loads((out / "train.json").read_text())
     second = record["second_opinion"]
     assert second["folds"] == 2 and second["hop_seconds"] == 0.48
-    for key in ("network", "fused"):
+    # judged on the held-out recordings and on a degraded copy of each
+    assert second["copies"] == 1
+    for key in ("network", "fused", "network_degraded", "fused_degraded"):
         assert second[key]["files"] == 8 and 0 <= second[key]["file_accuracy"] <= 1
-    applied = second["network"]["frame_accuracy"] < second["fused"]["frame_accuracy"] and \
-        second["network"]["file_accuracy"] <= second["fused"]["file_accuracy"]
+    n, f, nd, fd = (second[k] for k in ("network", "fused", "network_degraded", "fused_degraded"))
+    applied = (n["frame_accuracy"] < f["frame_accuracy"] and n["file_accuracy"] <= f["file_accuracy"]
+               and nd["frame_accuracy"] <= fd["frame_accuracy"] and nd["file_accuracy"] <= fd["file_accuracy"])
     assert second["applied"] == applied
     assert (load_checkpoint(out / "model.pt").extra.get("fusion") is not None) == applied
     # the engines each fold was judged as, for benchmarks (bench/peers.py --folds)

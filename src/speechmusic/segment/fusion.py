@@ -46,13 +46,15 @@ YAMNET_FLOAT_OPTIMIZED = True
 @dataclass
 class FusionExample:
     """One held-out recording: the network's probabilities ``[points, classes]``, YAMNet's
-    pooled scores ``[points, 2]`` on the same grid, the active points ``[points]`` (bool) and
-    the recording's class index."""
+    pooled scores ``[points, 2]`` on the same grid, the active points ``[points]`` (bool), the
+    recording's class index and which copy of it this is."""
 
     probs: np.ndarray
     scores: np.ndarray
     active: np.ndarray
     label: int
+    #: 0: the recording as it is; k > 0: its k-th degraded copy (training/second_opinion.py)
+    copy: int = 0
 
 
 def _default_classes() -> dict[str, list[int]]:
