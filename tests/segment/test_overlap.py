@@ -186,12 +186,9 @@ def test_cli_writes_tiers(tmp_path, write_wav, engine):
     assert header == "start,active,p_speech,p_music"
 
 
-def test_fast_equals_exact_where_a_region_rests_on_summed_evidence():
-    """A held-out benchmark programme (bench/overlap.py's d+05_1: speech 5 dB over music) where
-    every music point of a long region is close to the threshold: the switching cost makes the
-    whole region's decision rest on evidence summed over it, and the shared evaluation's small
-    errors tipped it (fast called music on 71 % of the file, exact on none) until close runs were
-    recomputed as a whole (VERIFY_LOG_ODDS)."""
+def _held_out_programme(config_name: str) -> np.ndarray:
+    """bench/overlap.py's programme d+05_1 (16 kHz): music, speech 5 dB over it, music, a pause,
+    speech, from the test split of ``experiments/CONFIG_NAME`` (recordings no detector trained on)."""
     from pathlib import Path
 
     from speechmusic.data.mixing import Mixer, collect_sources, split_sources
@@ -199,11 +196,21 @@ def test_fast_equals_exact_where_a_region_rests_on_summed_evidence():
     from tests.conftest import shared_path
 
     root = shared_path("real-mix").parent
-    config = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap.yaml")
+    config = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / config_name)
     sources = collect_sources(root, datasets=config.datasets, redistributable_only=config.redistributable_only)
     test = split_sources(sources, fractions=config.split, seed=config.split_seed)["test"]
     audio, _, _ = render_programme(Mixer(test, config=config.mix, seed=12345), 1000 * (5 + 100) + 1,
                                    difference_db=5.0)
+    return audio
+
+
+def test_fast_equals_exact_where_a_region_rests_on_summed_evidence():
+    """A held-out benchmark programme (bench/overlap.py's d+05_1: speech 5 dB over music) where
+    every music point of a long region is close to the threshold: the switching cost makes the
+    whole region's decision rest on evidence summed over it, and the shared evaluation's small
+    errors tipped it (fast called music on 71 % of the file, exact on none) until close runs were
+    recomputed as a whole (VERIFY_LOG_ODDS)."""
+    audio = _held_out_programme("overlap.yaml")
     fast = Segmenter(OverlapEngine(mode="fast", margin=0.1)).analyse(audio, sr=16000)
     exact = Segmenter("overlap", mode="exact").analyse(audio, sr=16000)
     np.testing.assert_array_equal(fast.decisions, exact.decisions)
@@ -486,18 +493,7 @@ def test_the_yamnet_detector_decides_as_its_exact_path_on_a_held_out_programme(y
     the network's convolutions and recomputes nothing, with the exact path's probabilities and
     decisions, on a programme of held-out real recordings (bench/overlap.py's kind: music, speech
     5 dB over it, music, a pause, speech)."""
-    from pathlib import Path
-
-    from speechmusic.data.mixing import Mixer, collect_sources, split_sources
-    from speechmusic.training.overlap import OverlapTrainConfig, render_programme
-    from tests.conftest import shared_path
-
-    root = shared_path("real-mix").parent
-    config = OverlapTrainConfig.from_yaml(Path(__file__).resolve().parents[2] / "experiments" / "overlap-yamnet.yaml")
-    sources = collect_sources(root, datasets=config.datasets, redistributable_only=config.redistributable_only)
-    test = split_sources(sources, fractions=config.split, seed=config.split_seed)["test"]
-    audio, _, _ = render_programme(Mixer(test, config=config.mix, seed=12345), 1000 * (5 + 100) + 1,
-                                   difference_db=5.0)
+    audio = _held_out_programme("overlap-yamnet.yaml")
     fast = Segmenter("overlap-yamnet", threads=2).analyse(audio, sr=16000)
     exact = Segmenter("overlap-yamnet", mode="exact", threads=1).analyse(audio, sr=16000)
     assert fast.n_exact == 0
