@@ -631,6 +631,11 @@ def test_the_segmenter_applies_a_checkpoints_yamnet_fusion(trained, tmp_path, ca
                           extra={**ckpt.extra, "fusion": {**fusion.to_dict(), "labels": labels[::-1]}})
     with pytest.raises(CheckpointError, match="fusion is for classes"):
         Segmenter(str(bad))
+    damaged = save_checkpoint(tmp_path / "damaged.pt", model=ckpt.model, labels=labels,
+                              feature_config=ckpt.feature_config, normalizer=ckpt.normalizer,
+                              extra={**ckpt.extra, "fusion": {**fusion.to_dict(), "weights": [[1.0]]}})
+    with pytest.raises(CheckpointError, match=r"damaged\.pt: a damaged YAMNet fusion"):
+        Segmenter(str(damaged))
     capsys.readouterr()
     assert main(["models", "info", str(path)]) == 0
     assert "second opinion: YAMNet (a frame every 0.48 s)" in capsys.readouterr().out

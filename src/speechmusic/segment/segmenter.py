@@ -271,7 +271,10 @@ class _CheckpointEngine(_Engine):
         if ckpt.extra.get("fusion") is not None:
             from speechmusic.segment.fusion import YamNetClassFusion
 
-            self.fusion = YamNetClassFusion.from_dict(ckpt.extra["fusion"])
+            try:
+                self.fusion = YamNetClassFusion.from_dict(ckpt.extra["fusion"])
+            except CheckpointError as exc:
+                raise CheckpointError(f"{path}: {exc}") from None
             if self.fusion.labels != self.labels:
                 raise CheckpointError(f"{path}: its YAMNet fusion is for classes {self.fusion.labels}, "
                                       f"the network's are {self.labels}")

@@ -845,12 +845,10 @@ def train_engine(data: TrainingData, out_dir: str | os.PathLike, *, recipe: Reci
     second = None
     if cv_result is not None and recipe.second_opinion == "yamnet":
         t0 = time.perf_counter()
-        base_extra = _checkpoint_extra(plan.init, recipe, plan.embedder)
         second = fit_second_opinion(
             fold_dirs=[cv_result.out_dir / f"fold_{m['fold']}" for m in cv_result.folds],
             manifest=prepared.manifest, labels=labels, temperature=temperature,
-            viterbi_arg=float(base_extra.get("viterbi_arg", 80.0)), cache_dir=out / "cv" / "second_opinion",
-            say=say, threads=recipe.training.num_threads)
+            cache_dir=out / "cv" / "second_opinion", say=say, threads=recipe.training.num_threads)
         timings["second_opinion"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

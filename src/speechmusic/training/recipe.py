@@ -44,6 +44,7 @@ from speechmusic.training.config import (
     parse_overrides,
 )
 from speechmusic.training.schema import from_dict, to_dict
+from speechmusic.training.second_opinion import SECOND_OPINIONS
 
 __all__ = ["Recipe", "RECIPES_DIR", "FINAL_STRATEGIES", "list_recipes", "load_recipe",
            "recipe_mapping"]
@@ -159,8 +160,8 @@ class Recipe:
             if self.trainable != "full":
                 raise ConfigError(f"embedder {self.embedder!r}: the embedding never trains, so "
                                   f"trainable {self.trainable!r} means nothing; leave it at 'full'")
-        if self.second_opinion not in ("yamnet", "none"):
-            raise ConfigError(f"second_opinion must be 'yamnet' or 'none', got {self.second_opinion!r}")
+        if self.second_opinion not in SECOND_OPINIONS:
+            raise ConfigError(f"second_opinion must be one of {list(SECOND_OPINIONS)}, got {self.second_opinion!r}")
         if self.second_opinion != "none" and self.embedder is not None:
             raise ConfigError(f"second_opinion {self.second_opinion!r} is for networks; a classifier on "
                               f"{self.embedder!r} embeddings has no second opinion (set it to 'none')")

@@ -2,16 +2,18 @@
 
 After the cross-validation every fold's model segments its own test recordings (recordings of
 groups it never heard), with YAMNet's pooled speech and music logits computed on the same
-decode (:meth:`~speechmusic.segment.segmenter._CheckpointEngine.score_with_yamnet`). A
+decode (:meth:`~speechmusic.segment.segmenter._CheckpointEngine.score_with_yamnet`), as
+recorded and as ``COPIES`` degraded copies (:data:`COPY_AUGMENT`). A
 :class:`~speechmusic.segment.fusion.YamNetClassFusion` is fitted on those points and judged
-honestly: each fold's recordings are scored by a fusion fitted on the other folds' only, and
-both the network alone and the fused probabilities go through the segmenter's smoothing. It is
-kept (fitted on every fold's recordings, stored in the engine's checkpoint) only where it is more
-accurate there than the network alone, frame-wise, and no less file-wise.
+honestly: each fold's recordings and copies are scored by a fusion fitted on the other folds'
+only, and both the network alone and the fused probabilities go through the segmenter's
+smoothing (with the fold engine's own switching penalty). It is kept (fitted on every fold's
+recordings and copies, stored in the engine's checkpoint) only where it is more accurate than
+the network alone on the recordings frame-wise, no less file-wise, and no less on the copies.
 
 The fold models' probabilities are first scaled by the engine's calibration temperature, as the
-final engine's are when the fusion reads them. Each recording's analysis is cached under
-``cache_dir`` (one file per recording and fold), so that an interrupted run resumes.
+final engine's are when the fusion reads them. Each analysis is cached under ``cache_dir`` (one
+file per fold, recording and copy), so that an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -70,19 +72,22 @@ def _load(clip) -> np.ndarray:
     return load_audio(clip.path, sr=_SR, offset=clip.start or 0.0, duration=clip.duration, normalize=False)
 
 
-def _analyse(segmenter, clip, *, copy: int, noise) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _analyse(segmenter, clip, *, copy: int, noise, decoded: dict[str, np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The fold model's probabilities, YAMNet's scores and the activity of one clip (``copy``
-    0: as recorded; k > 0: its k-th degraded copy, with the clip ``noise`` mixed under it or
-    None); None when the clip cannot be segmented (too short, unreadable: the cross-validation
-    skipped it too)."""
+    0: as recorded; k > 0: its k-th degraded copy, with the recording ``noise`` mixed under it or
+    None; noise recordings are decoded once into ``decoded``); None when the clip cannot be
+    segmented (too short, unreadable: the cross-validation skipped it too)."""
     from speechmusic.training.augment import _stable, augment_signal
 
     try:
         audio = _load(clip)
         if copy:
+            if noise is not None and noise.id not in decoded:
+                decoded[noise.id] = _load(noise)
             rng = np.random.default_rng(_stable(f"{COPY_AUGMENT.seed}|second-opinion|{clip.id}|{copy}"))
             audio, _ = augment_signal(audio, rate=_SR, config=COPY_AUGMENT, rng=rng,
-                                      noise=None if noise is None else _load(noise))
+                                      noise=None if noise is None else decoded[noise.id])
         a = segmenter.analyse(audio, sr=_SR)
     except AudioError:
         return None
@@ -129,7 +134,7 @@ def _held_out_engines(fold_dirs: Sequence[Path], fusions: dict[str, dict | None]
 
 
 def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels: Sequence[str],
-                       temperature: float, viterbi_arg: float, cache_dir: Path,
+                       temperature: float, cache_dir: Path,
                        say: Callable[[str], None], threads: int | None = None) -> dict[str, Any]:
     """Fit and judge YAMNet's second opinion on the folds' held-out recordings (module docstring).
 
@@ -148,8 +153,10 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
     result: dict[str, Any] = {"method": "yamnet", "hop_seconds": YAMNET_HOP_SECONDS, "folds": 0,
                               "applied": False, "fusion": None, "network": None, "fused": None}
     models = [d / "model.pt" for d in fold_dirs if (d / "model.pt").is_file()]
-    if models and not hasattr(_load_engine(str(models[0]), mode="fast"), "score_with_yamnet"):
-        # the segmenter's own routing decides, so that the two never disagree
+    # the segmenter's own engine decides how a fold's model runs and is smoothed, so that the two
+    # never disagree
+    engine = _load_engine(str(models[0]), mode="fast") if models else None
+    if engine is not None and not hasattr(engine, "score_with_yamnet"):
         result["why_not"] = ("the segmenter runs a network on INA's bands with per-patch standardisation "
                              "as INA's own networks, without a second opinion")
         say(f"second opinion: not fitted ({result['why_not']})")
@@ -170,6 +177,7 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
         # noise mixed under a copy: the fold's own held-out noise recordings (never a clip the
         # fold's model trained on), of another group than the clip's
         noises = [by_id[i] for i in ids if by_id[i].label == COPY_AUGMENT.noise_label]
+        noise_audio: dict[str, np.ndarray] = {}  # each noise recording decoded once per fold
         for clip_id, copy in ((i, c) for i in ids for c in range(1 + COPIES)):
             clip = by_id[clip_id]
             noise = noise_partner(clip, copy, candidates=noises, config=COPY_AUGMENT) if copy else None
@@ -185,7 +193,7 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
                 if segmenter is None:
                     segmenter = Segmenter(str(fold_dir / "model.pt"), threads=threads)
                     segmenter.engine.score_with_yamnet(YAMNET_HOP_SECONDS)
-                got = _analyse(segmenter, clip, copy=copy, noise=noise)
+                got = _analyse(segmenter, clip, copy=copy, noise=noise, decoded=noise_audio)
                 arrays = got or (np.zeros((0, len(labels))), np.zeros((0, 2)), np.zeros(0, dtype=bool))
                 atomic_write(path, lambda fh, a=arrays: np.savez(fh, probs=a[0], scores=a[1], active=a[2]))
             if got is not None and len(got[0]):
@@ -207,7 +215,7 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
         say(f"second opinion: not fitted ({result['why_not']})")
         result["seconds"] = time.perf_counter() - started
         return result
-    trans = switch_penalty_transition(viterbi_arg, len(labels))
+    trans = switch_penalty_transition(engine.viterbi_arg, len(labels))
     alone, fused = [], []
     result["temperature"] = float(temperature)
     result["cross_fitted"] = {}
@@ -223,11 +231,13 @@ def fit_second_opinion(*, fold_dirs: Sequence[Path], manifest: Manifest, labels:
             net = _decide(ex.probs, ex.active, trans)
             alone.append((net, ex))
             fused.append((net if fusion is None else _decide(fusion.apply(ex.probs, ex.scores), ex.active, trans), ex))
-    clean = [i for i, (_, ex) in enumerate(alone) if not ex.copy]
-    copies = [i for i, (_, ex) in enumerate(alone) if ex.copy]
-    result["network"], result["fused"] = _accuracy([alone[i] for i in clean]), _accuracy([fused[i] for i in clean])
-    result["network_degraded"] = _accuracy([alone[i] for i in copies]) if copies else None
-    result["fused_degraded"] = _accuracy([fused[i] for i in copies]) if copies else None
+    def of(decided: list, degraded: bool) -> list:
+        return [pair for pair in decided if bool(pair[1].copy) == degraded]
+
+    copies = bool(of(alone, True))
+    result["network"], result["fused"] = _accuracy(of(alone, False)), _accuracy(of(fused, False))
+    result["network_degraded"] = _accuracy(of(alone, True)) if copies else None
+    result["fused_degraded"] = _accuracy(of(fused, True)) if copies else None
     n, f = result["network"], result["fused"]
     better = f["frame_accuracy"] > n["frame_accuracy"] and f["file_accuracy"] >= n["file_accuracy"]
     if copies:  # and no worse on the degraded copies
